@@ -1,0 +1,3 @@
+from therapeutic_moe.cli import main
+
+raise SystemExit(main())
