@@ -1,0 +1,138 @@
+"""Save and load a trained model directory.
+
+Layout (also the core of every checkpoint):
+  adapter_config.json, adapter_model.safetensors   PEFT LoRA on attention (stock PEFT loads it)
+  moe_layers.pt                                     routers + experts, tensors only
+  moe_config.json                                   experts, domains, top_k, ranks, base model, versions
+  tokenizer files
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from therapeutic_moe import __version__
+from therapeutic_moe.errors import ModelDirError
+from therapeutic_moe.moe import MoEConfig
+
+MOE_WEIGHTS, MOE_CONFIG = "moe_layers.pt", "moe_config.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def library_versions() -> dict:
+    import peft
+    import transformers
+
+    return {"therapeutic_moe": __version__, "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def save_model_files(model, directory: Path) -> list[str]:
+    """Adapter + MoE weights + moe_config.json into ``directory`` (which must exist)."""
+    directory = Path(directory)
+    model.peft_model.save_pretrained(directory, safe_serialization=True)
+    written = list(ADAPTER_FILES)
+    meta = {
+        "base_model": model.base_model_name,
+        "use_moe": model.moe_config is not None,
+        "lora": {k: v for k, v in model.peft_model.peft_config["default"].to_dict().items()
+                 if k in ("r", "lora_alpha", "lora_dropout", "target_modules")},
+        "versions": library_versions(),
+    }
+    if model.moe_config is not None:
+        meta.update(model.moe_config.to_dict())
+        state = {k: v.detach().cpu().contiguous() for k, v in model.moe_state_dict().items()}
+        torch.save(state, directory / MOE_WEIGHTS)
+        written.append(MOE_WEIGHTS)
+    meta["lora"]["target_modules"] = sorted(meta["lora"]["target_modules"])
+    (directory / MOE_CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+    written.append(MOE_CONFIG)
+    return written
+
+
+def save_trained(model, tokenizer, directory: str | Path) -> list[str]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = save_model_files(model, directory)
+    tokenizer.save_pretrained(directory)
+    return written
+
+
+def read_moe_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Load moe_layers.pt refusing anything but tensors: a pickled object is never executed."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelDirError(f"{path}: missing; the directory is incomplete") from None
+    except Exception as exc:  # weights_only unpickler raises UnpicklingError/RuntimeError on objects
+        raise ModelDirError(f"{path}: refused to load (not a plain tensor file or corrupt): {exc}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ModelDirError(f"{path}: expected a dict of name -> tensor")
+    return state
+
+
+def read_meta(directory: Path) -> dict:
+    path = directory / MOE_CONFIG
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelDirError(f"{directory}: no {MOE_CONFIG}; is this a directory written by therapeutic-moe?") from None
+    except json.JSONDecodeError as exc:
+        raise ModelDirError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, base_model: str | None = None,
+                 cache_dir: str | None = None):
+    """Rebuild base + LoRA + experts from a saved directory. Returns (model, tokenizer)."""
+
+    from therapeutic_moe.modeling.base_model import load_base_model, load_tokenizer, resolve_base_model
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelDirError(f"{directory}: no such model directory")
+    meta = read_meta(directory)
+    for name in ADAPTER_FILES:
+        if not (directory / name).is_file():
+            raise ModelDirError(f"{directory / name}: missing; the directory is incomplete")
+    name = base_model or meta.get("base_model")
+    if not name:
+        raise ModelDirError(f"{directory / MOE_CONFIG}: no base_model recorded; pass base_model=")
+    resolved = resolve_base_model(name, cache_dir)
+    base = load_base_model(resolved, dtype=dtype, device=device)
+    tokenizer = load_tokenizer(str(directory) if (directory / "tokenizer_config.json").is_file() else resolved)
+    return _attach(base, tokenizer, directory, meta, name, device)
+
+
+def _attach(base, tokenizer, directory: Path, meta: dict, name: str, device):
+    from peft import PeftModel
+
+    from therapeutic_moe.modeling.wrapper import TherapeuticMoEModel
+    from therapeutic_moe.moe import inject_experts
+
+    peft_model = PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+    layers, context, moe_config = [], None, None
+    if meta.get("use_moe", True):
+        moe_config = MoEConfig.from_dict(meta, source=str(directory / MOE_CONFIG))
+        state = read_moe_weights(directory / MOE_WEIGHTS)
+        layers, context = inject_experts(peft_model.get_base_model(), moe_config)
+        model = TherapeuticMoEModel(peft_model, moe_config, layers, context, name)
+        try:
+            model.load_moe_state_dict(state)
+        except (KeyError, ValueError) as exc:
+            raise ModelDirError(
+                f"{directory / MOE_WEIGHTS} does not fit {MOE_CONFIG} ({moe_config.num_experts} experts, "
+                f"r={moe_config.expert_r}, {len(layers)} layers): {exc}") from None
+    else:
+        model = TherapeuticMoEModel(peft_model, None, [], None, name)
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def load_trained_onto(base, tokenizer, directory: str | Path, name: str = "custom"):
+    """Like ``load_trained`` but onto an already-loaded base model (tests, custom setups)."""
+    directory = Path(directory)
+    return _attach(base, tokenizer, directory, read_meta(directory), name, next(base.parameters()).device)

@@ -1,0 +1,133 @@
+"""The trainable model: base LM + PEFT LoRA on attention + LoRA experts in every FFN."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from therapeutic_moe.moe import MoEConfig, MoELoRAMLP, RoutingContext
+
+
+class TherapeuticMoEModel(nn.Module):
+    def __init__(self, peft_model: nn.Module, moe_config: MoEConfig | None,
+                 moe_layers: list[MoELoRAMLP], context: RoutingContext | None, base_model_name: str):
+        super().__init__()
+        self.peft_model = peft_model
+        self.moe_config = moe_config
+        object.__setattr__(self, "moe_layers", moe_layers)  # already registered inside peft_model
+        self.context = context
+        self.base_model_name = base_model_name
+
+    # --- structure -------------------------------------------------------------------------
+    @property
+    def base(self) -> nn.Module:
+        """The HF causal LM (with LoRA layers and experts inside)."""
+        return self.peft_model.get_base_model()
+
+    @property
+    def config(self):
+        return self.base.config
+
+    def moe_state_dict(self) -> dict[str, torch.Tensor]:
+        """Router and expert tensors, keyed independently of the PEFT wrapping."""
+        out = {}
+        for layer in self.moe_layers:
+            for name, tensor in layer.named_parameters():
+                if name.startswith(("router.", "experts.")):
+                    out[f"layers.{layer.layer_index}.{name}"] = tensor.detach()
+        return out
+
+    def load_moe_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        own = {}
+        for layer in self.moe_layers:
+            for name, param in layer.named_parameters():
+                if name.startswith(("router.", "experts.")):
+                    own[f"layers.{layer.layer_index}.{name}"] = param
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise KeyError(f"MoE weights do not match the model: missing {missing[:3]}…, unexpected {unexpected[:3]}…")
+        for key, param in own.items():
+            if tuple(state[key].shape) != tuple(param.shape):
+                raise ValueError(f"{key}: saved shape {tuple(state[key].shape)} != model shape {tuple(param.shape)}")
+            with torch.no_grad():
+                param.copy_(state[key].to(param.dtype))
+
+    def parameter_counts(self) -> dict[str, int]:
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        experts = sum(p.numel() for layer in self.moe_layers for p in layer.experts.parameters())
+        routers = sum(p.numel() for layer in self.moe_layers for p in layer.router.parameters())
+        return {"total": total, "trainable": trainable, "attention_lora": trainable - experts - routers,
+                "experts": experts, "routers": routers}
+
+    # --- forward ---------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        """Plain HF forward (logits), e.g. for generation and evaluation of logits."""
+        if self.context is not None:
+            self.context.clear()
+        return self.peft_model(*args, **kwargs)
+
+    def generate(self, *args, **kwargs):
+        if self.context is not None:
+            self.context.clear()
+        return self.peft_model.generate(*args, **kwargs)
+
+    def forward_loss(self, batch: dict, *, lm_denominator: torch.Tensor | float | None = None,
+                     domain_weight: float | None = None, aux_scale: float = 1.0) -> dict:
+        """LM loss on trained tokens plus the weighted router losses.
+
+        ``lm_denominator``: the number of trained tokens in the whole gradient-accumulation
+        window, so every token weighs the same however the micro-batches split them;
+        ``aux_scale`` (1 / accumulation steps) averages the router losses over the window. Logits
+        are computed only at trained positions: the vocabulary projection over context and
+        padding tokens would be wasted work and memory.
+        """
+        input_ids, labels = batch["input_ids"], batch["labels"]
+        attention_mask, position_ids = batch.get("attention_mask"), batch.get("position_ids")
+        sample_ids = batch.get("sample_ids")
+        ctx = self.context
+        if ctx is not None:
+            if sample_ids is not None:
+                token_mask = (sample_ids >= 0).reshape(-1)
+            elif attention_mask is not None:
+                token_mask = attention_mask.bool().reshape(-1)
+            else:
+                token_mask = None
+            ctx.begin(token_mask=token_mask,
+                      sample_ids=None if sample_ids is None else sample_ids.reshape(-1),
+                      sample_domains=batch.get("sample_domains"))
+        try:
+            hidden = self.base.get_decoder()(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False,
+            ).last_hidden_state
+        finally:
+            if ctx is not None:
+                ctx.end()
+        targets = labels[:, 1:]
+        keep = targets != -100
+        picked = hidden[:, :-1][keep]
+        logits = self.base.get_output_embeddings()(picked).float()
+        lm_sum = F.cross_entropy(logits, targets[keep], reduction="sum")
+        n_tokens = keep.sum()
+        denom = lm_denominator if lm_denominator is not None else n_tokens.clamp(min=1)
+        loss = lm_sum / denom
+        out = {"lm_loss_sum": lm_sum.detach(), "n_tokens": n_tokens.detach()}
+        if ctx is not None and ctx.aux:
+            cfg = self.moe_config
+            terms = list(ctx.aux.values())
+            lb = torch.stack([t[0] for t in terms]).mean()
+            z = torch.stack([t[1] for t in terms]).mean()
+            doms = [t[2] for t in terms if t[2] is not None]
+            dom = torch.stack(doms).mean() if doms else None
+            w_dom = cfg.domain_routing_weight if domain_weight is None else domain_weight
+            aux = cfg.load_balancing_weight * lb + cfg.router_z_loss_weight * z
+            if dom is not None and w_dom > 0:
+                aux = aux + w_dom * dom
+            loss = loss + aux_scale * aux
+            out.update(load_balancing_loss=lb.detach(), router_z_loss=z.detach(), aux_loss=aux.detach())
+            if dom is not None:
+                out["domain_routing_loss"] = dom.detach()
+            ctx.aux = {}
+        out["loss"] = loss
+        return out

@@ -1,0 +1,113 @@
+"""The mixture-of-experts settings that travel with a trained model (``moe_config.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+import warnings
+
+from therapeutic_moe.errors import ModelDirError
+
+SEED_DOMAINS = ["psychology", "mental_health", "bias_detection", "general_therapeutic"]
+FORMAT_VERSION = 1
+
+
+@dataclass
+class MoEConfig:
+    """Shape and routing of the LoRA experts injected into every decoder FFN."""
+
+    expert_domains: list[str] = field(
+        default_factory=lambda: list(SEED_DOMAINS),
+        metadata={"help": "Expert names, in expert-index order: expert i is the expert of domain i."},
+    )
+    top_k: int = field(default=2, metadata={"help": "Experts chosen per token (gates renormalised over them)."})
+    expert_r: int = field(default=8, metadata={"help": "LoRA rank of each expert's delta on gate/up/down."})
+    expert_alpha: int = field(default=16, metadata={"help": "LoRA alpha of the experts (scale = alpha / r)."})
+    expert_dropout: float = field(default=0.0, metadata={"help": "Dropout on the expert input (train only)."})
+    target_modules: list[str] = field(
+        default_factory=lambda: ["gate_proj", "up_proj", "down_proj"],
+        metadata={"help": "MLP projections that get expert deltas (SwiGLU gate/up/down)."},
+    )
+    router_init_std: float = field(default=0.02, metadata={"help": "Std of the router's normal init."})
+    load_balancing_weight: float = field(default=0.01, metadata={"help": "Coefficient of E·Σ f_e·P_e."})
+    router_z_loss_weight: float = field(default=1e-3, metadata={"help": "Coefficient of mean(logsumexp²)."})
+    domain_routing_weight: float = field(
+        default=0.1, metadata={"help": "Coefficient of the supervised domain-routing cross-entropy."}
+    )
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.expert_domains)
+
+    @property
+    def scaling(self) -> float:
+        return self.expert_alpha / self.expert_r
+
+    @property
+    def domain_to_expert(self) -> dict[str, int]:
+        return {d: i for i, d in enumerate(self.expert_domains)}
+
+    def __post_init__(self) -> None:
+        problems = []
+        if len(self.expert_domains) < 1:
+            problems.append("expert_domains must name at least one expert")
+        if len(set(self.expert_domains)) != len(self.expert_domains):
+            problems.append(f"expert_domains has duplicates: {self.expert_domains}")
+        if not 1 <= self.top_k <= max(1, len(self.expert_domains)):
+            problems.append(f"top_k={self.top_k} must be between 1 and num_experts={len(self.expert_domains)}")
+        if self.expert_r < 1:
+            problems.append(f"expert_r={self.expert_r} must be >= 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_train_config(cls, cfg) -> "MoEConfig":
+        return cls(
+            expert_domains=list(cfg.expert_domains),
+            top_k=cfg.top_k,
+            expert_r=cfg.expert_r,
+            expert_alpha=cfg.expert_alpha,
+            expert_dropout=cfg.expert_dropout,
+            target_modules=list(cfg.expert_target_modules),
+            router_init_std=cfg.router_init_std,
+            load_balancing_weight=cfg.load_balancing_weight,
+            router_z_loss_weight=cfg.router_z_loss_weight,
+            domain_routing_weight=cfg.domain_routing_weight,
+        )
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["num_experts"] = self.num_experts
+        out["domain_to_expert"] = self.domain_to_expert
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "moe_config.json") -> "MoEConfig":
+        known = {f.name for f in fields(cls)}
+        derived = {"num_experts", "domain_to_expert"}
+        unknown = sorted(set(data) - known - derived - {"base_model", "versions", "use_moe", "lora"})
+        if unknown:  # newer writer: keep going, but say so (style rule: warn, don't crash)
+            warnings.warn(f"{source}: ignoring unknown keys {unknown}", stacklevel=2)
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            cfg = cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ModelDirError(f"{source}: invalid MoE settings: {exc}") from None
+        if "num_experts" in data and data["num_experts"] != cfg.num_experts:
+            raise ModelDirError(
+                f"{source}: num_experts={data['num_experts']} but expert_domains has {cfg.num_experts} names"
+            )
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MoEConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelDirError(f"{path}: not found; is this a directory written by `therapeutic-moe train`?") from None
+        except json.JSONDecodeError as exc:
+            raise ModelDirError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return cls.from_dict(data, source=str(path))

@@ -1,0 +1,77 @@
+"""A SwiGLU MLP with E LoRA experts on its projections (MixLoRA pattern).
+
+out = down'(act(gate'(x)) * up'(x)) where p'(x) = p(x) + Σ_chosen gate_e · B_e A_e x.
+The frozen base projections run once for every token; only the low-rank deltas depend on
+the routing, so the cost over the base MLP is a few thin GEMMs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from therapeutic_moe.moe.config import MoEConfig
+from therapeutic_moe.moe.context import RoutingContext
+from therapeutic_moe.moe.experts import StackedLoRAExperts
+from therapeutic_moe.moe.losses import (
+    domain_routing_loss,
+    load_balancing_loss,
+    router_z_loss,
+    sample_mean_probs,
+)
+from therapeutic_moe.moe.router import TopKRouter
+
+
+class MoELoRAMLP(nn.Module):
+    def __init__(self, base_mlp: nn.Module, layer_index: int, cfg: MoEConfig, context: RoutingContext):
+        super().__init__()
+        self.base_mlp = base_mlp
+        self.layer_index = layer_index
+        self.cfg = cfg
+        # Not a submodule: it is shared by every layer and holds no parameters.
+        object.__setattr__(self, "context", context)
+        gate, down = base_mlp.gate_proj, base_mlp.down_proj
+        hidden, inter = gate.in_features, gate.out_features
+        self.router = TopKRouter(hidden, cfg.num_experts, cfg.top_k, cfg.router_init_std)
+        shapes = {"gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (down.in_features, down.out_features)}
+        self.experts = nn.ModuleDict({
+            name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout)
+            for name in cfg.target_modules
+        })
+
+    def _proj(self, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        out = getattr(self.base_mlp, name)(x)
+        if name in self.experts:
+            out = out + self.experts[name](x, gates).to(out.dtype)
+        return out
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        shape = hidden_states.shape
+        x = hidden_states.reshape(-1, shape[-1])
+        routing = self.router(x)
+        gates = routing.gates
+        act = self.base_mlp.act_fn(self._proj("gate_proj", x, gates)) * self._proj("up_proj", x, gates)
+        out = self._proj("down_proj", act, gates)
+        ctx = self.context
+        if ctx.compute_aux:
+            self._aux(ctx, routing)
+        if ctx.trace is not None:
+            ctx.trace.append((self.layer_index, routing.topk_index.detach(), routing.gates.detach()))
+        return out.reshape(*shape[:-1], out.shape[-1])
+
+    def _aux(self, ctx: RoutingContext, routing) -> None:
+        mask = ctx.token_mask
+        lb = load_balancing_loss(routing.probs, routing.topk_index, mask)
+        z = router_z_loss(routing.logits, mask)
+        dom = None
+        sample_probs = None
+        if ctx.sample_ids is not None and ctx.sample_domains is not None and ctx.sample_domains.numel():
+            sample_probs = sample_mean_probs(routing.probs, ctx.sample_ids, ctx.sample_domains.shape[0])
+            if ctx.compute_domain_loss:
+                dom = domain_routing_loss(sample_probs, ctx.sample_domains)
+        if not ctx.collecting:  # gradient-checkpoint recompute: same tensors, nothing stored
+            return
+        ctx.aux[self.layer_index] = (lb, z, dom)
+        if ctx.stats is not None:
+            ctx.stats.add(self.layer_index, routing.probs.detach(), routing.topk_index, mask,
+                          None if sample_probs is None else sample_probs.detach(), ctx.sample_domains)

@@ -1,0 +1,56 @@
+"""Auxiliary router losses. Every one is masked: padding tokens never count.
+
+Inputs are flat over tokens: probs/logits [N, E], topk_index [N, k], mask [N] bool.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def load_balancing_loss(probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Switch/Mixtral balance loss E · Σ_e f_e · P_e.
+
+    f_e is the share of top-k assignments that went to expert e, P_e the mean router
+    probability of e. Equals 1 for perfectly uniform routing; larger when unbalanced.
+    Only P carries gradient (f comes from a discrete choice).
+    """
+    num_experts = probs.shape[-1]
+    if mask is not None:
+        probs, topk_index = probs[mask], topk_index[mask]
+    if probs.shape[0] == 0:
+        return probs.sum() * 0.0
+    assigned = torch.zeros_like(probs).scatter_(1, topk_index, 1.0)
+    f = assigned.mean(dim=0) / topk_index.shape[-1]
+    p = probs.mean(dim=0)
+    return num_experts * (f * p).sum()
+
+
+def router_z_loss(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """ST-MoE z-loss: mean(logsumexp(logits)²) keeps router logits small and stable."""
+    z = torch.logsumexp(logits, dim=-1).square()
+    if mask is not None:
+        z = z[mask]
+    return z.mean() if z.numel() else logits.sum() * 0.0
+
+
+def sample_mean_probs(probs: torch.Tensor, sample_ids: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Mean router probability per sample: [S, E]. sample_ids [N] in 0..S-1, -1 = padding."""
+    valid = sample_ids >= 0
+    ids = sample_ids.clamp(min=0)
+    weights = valid.to(probs.dtype).unsqueeze(-1)
+    sums = torch.zeros(num_samples, probs.shape[-1], dtype=probs.dtype, device=probs.device)
+    sums.index_add_(0, ids, probs * weights)
+    counts = torch.zeros(num_samples, dtype=probs.dtype, device=probs.device)
+    counts.index_add_(0, ids, valid.to(probs.dtype))
+    return sums / counts.clamp(min=1.0).unsqueeze(-1)
+
+
+def domain_routing_loss(mean_probs: torch.Tensor, sample_domains: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy between each labelled sample's token-mean router probability and its
+    domain's expert. Unlabelled samples (domain -1) do not count."""
+    labelled = sample_domains >= 0  # no host sync: an all-unlabelled batch gives exactly 0
+    picked = mean_probs.gather(1, sample_domains.clamp(min=0).unsqueeze(1)).squeeze(1)
+    nll = -torch.log(picked.clamp(min=1e-9))
+    w = labelled.to(nll.dtype)
+    return (nll * w).sum() / w.sum().clamp(min=1.0)

@@ -1,0 +1,77 @@
+"""Routing statistics, kept as device tensors so the hot path never syncs with the host."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class RoutingStats:
+    """Accumulates per-layer expert usage, token entropy and domain confusion.
+
+    Call ``reset()`` at each logging interval; ``summary()`` moves numbers to the host once.
+    """
+
+    def __init__(self, num_layers: int, num_experts: int):
+        self.num_layers, self.num_experts = num_layers, num_experts
+        self.reset()
+
+    def reset(self) -> None:
+        self.assign_counts: torch.Tensor | None = None  # [L, E] top-k assignments
+        self.entropy_sum: torch.Tensor | None = None  # [L] sum of per-token router entropy
+        self.tokens: torch.Tensor | None = None  # [L] valid tokens seen
+        self.confusion: torch.Tensor | None = None  # [E_true, E_pred] labelled samples, summed over layers
+
+    def _lazy(self, device: torch.device) -> None:
+        if self.assign_counts is None:
+            L, E = self.num_layers, self.num_experts
+            self.assign_counts = torch.zeros(L, E, device=device)
+            self.entropy_sum = torch.zeros(L, device=device)
+            self.tokens = torch.zeros(L, device=device)
+            self.confusion = torch.zeros(E, E, device=device)
+
+    @torch.no_grad()
+    def add(self, layer: int, probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None,
+            sample_probs: torch.Tensor | None = None, sample_domains: torch.Tensor | None = None) -> None:
+        self._lazy(probs.device)
+        if mask is not None:
+            probs, topk_index = probs[mask], topk_index[mask]
+        counts = torch.zeros_like(probs).scatter_(1, topk_index, 1.0).sum(0)
+        self.assign_counts[layer] += counts
+        ent = -(probs * probs.clamp(min=1e-9).log()).sum(-1)
+        self.entropy_sum[layer] += ent.sum()
+        self.tokens[layer] += probs.shape[0]
+        if sample_probs is not None and sample_domains is not None:
+            labelled = sample_domains >= 0
+            pred = sample_probs.argmax(-1)
+            idx = sample_domains.clamp(min=0) * self.num_experts + pred
+            self.confusion.view(-1).index_add_(0, idx, labelled.to(self.confusion.dtype))
+
+    def summary(self, dead_threshold: float = 0.1) -> dict:
+        """Host-side numbers. An expert is dead in a layer when its share of assignments is
+        below ``dead_threshold / E`` (a tenth of the uniform share by default)."""
+        if self.assign_counts is None or float(self.tokens.sum()) == 0:
+            return {}
+        counts = self.assign_counts.double().cpu()
+        usage = counts / counts.sum(-1, keepdim=True).clamp(min=1)  # [L, E]
+        overall = counts.sum(0) / counts.sum().clamp(min=1)
+        def entropy(p: torch.Tensor) -> float:
+            p = p[p > 0]
+            return float(-(p * p.log()).sum())
+        layer_entropy = [entropy(usage[i]) for i in range(usage.shape[0])]
+        out = {
+            "usage_per_layer": usage.tolist(),
+            "usage_overall": overall.tolist(),
+            # Entropy of the expert-usage distribution (nats): how diverse selection is.
+            # Max is ln(E) (1.386 for 4 experts); the guide's target is > 1.0.
+            "routing_entropy": sum(layer_entropy) / len(layer_entropy),
+            "routing_entropy_max": math.log(self.num_experts),
+            "token_entropy": float((self.entropy_sum.cpu() / self.tokens.cpu().clamp(min=1)).mean()),
+            "dead_experts": int((usage < dead_threshold / self.num_experts).sum()),
+        }
+        conf = self.confusion.cpu()
+        if float(conf.sum()) > 0:
+            out["domain_confusion"] = conf.tolist()
+            out["domain_accuracy"] = float(conf.diag().sum() / conf.sum())
+        return out
