@@ -46,7 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # `train` accepts any config key as --key value, so it takes the unknown arguments.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "_train", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if getattr(args, "_train", False):
+        from therapeutic_moe.training.cli import run as run_train
+
+        args.func = lambda a: run_train(a, extra)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

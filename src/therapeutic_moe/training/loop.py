@@ -1,0 +1,457 @@
+"""The training run, top to bottom: config → model → data → steps → checkpoints → export.
+
+Read it like nanoGPT's train.py: one flow, small helpers beside it. The HF Trainer is not
+used because this loop must (1) halt on NaN/inf *before* the optimizer step, (2) publish
+checkpoints atomically with a verified manifest, (3) carry a time budget across resumes,
+and (4) add router losses with exact gradient-accumulation normalisation; each of these
+needs overriding Trainer internals that change between transformers releases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from therapeutic_moe.errors import TrainingHalted, UserError
+from therapeutic_moe.modeling import build_model, report_trainable
+from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, save_trained
+from therapeutic_moe.moe import RoutingStats
+from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
+from therapeutic_moe.training.checkpoint import prune_checkpoints, resolve_resume, write_checkpoint
+from therapeutic_moe.training.hardware import pick_hardware
+from therapeutic_moe.training.signals import GracefulStop
+from therapeutic_moe.training.state import TrainState
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- checkpoint contents -------------------------------------------------------------------
+
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {"python": list(random.getstate()[1]), "python_pos": random.getstate()[2],
+             "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)), "numpy_pos": int(np_state[2]),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict) -> Path:
+    def write(tmp: Path) -> None:
+        save_model_files(model, tmp)
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(rng_state(), tmp / "rng_state.pt")
+        state.save(tmp)
+        (tmp / "run_config.json").write_text(json.dumps(run_config_dict, indent=1, default=str))
+
+    return write_checkpoint(output_dir, state.global_step, write)
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> TrainState:
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(path / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model.peft_model, adapter)
+    if getattr(result, "unexpected_keys", None):
+        raise UserError(f"{path}: adapter weights do not fit this model ({result.unexpected_keys[:3]}…)")
+    if model.moe_config is not None:
+        model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    set_rng_state(torch.load(path / "rng_state.pt", weights_only=True))
+    return TrainState.load(path)
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool) -> dict:
+    """Validation loss on therapist tokens, plus routing statistics and domain accuracy."""
+    if not examples:
+        return {}
+    model.eval()
+    stats = None
+    if model.context is not None:
+        stats = RoutingStats(len(model.moe_layers), model.moe_config.num_experts)
+        model.context.stats = stats
+    lengths = [len(e.input_ids) for e in examples]
+    plan = plan_epoch(lengths, seed=0, epoch=0, batch_size=cfg.per_device_eval_batch_size,
+                      max_seq_length=cfg.max_seq_length, packing=packing, shuffle=False)
+    loss_sum = torch.zeros((), device=hw.device)
+    n_tok = torch.zeros((), device=hw.device)
+    for mb in plan:
+        batch = collate([[examples[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing)
+        batch = {k: v.to(hw.device) for k, v in batch.items()}
+        with hw.autocast():
+            out = model.forward_loss(batch)
+        loss_sum += out["lm_loss_sum"]
+        n_tok += out["n_tokens"]
+    if model.context is not None:
+        model.context.stats = None
+        model.context.clear()
+    model.train()
+    val_loss = float(loss_sum / n_tok.clamp(min=1))
+    metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50)), "val/tokens": int(n_tok)}
+    summary = stats.summary() if stats is not None else {}
+    if "domain_accuracy" in summary:
+        metrics["val/domain_accuracy"] = summary["domain_accuracy"]
+    if summary:
+        metrics["val/routing_entropy"] = summary["routing_entropy"]
+    return metrics | {"_routing": summary}
+
+
+def routing_metrics(summary: dict, domains: list[str], prefix: str = "moe") -> dict:
+    if not summary:
+        return {}
+    out = {f"{prefix}/routing_entropy": summary["routing_entropy"], f"{prefix}/token_entropy": summary["token_entropy"],
+           f"{prefix}/dead_experts": summary["dead_experts"]}
+    for e, name in enumerate(domains):
+        out[f"{prefix}/usage/{name}"] = summary["usage_overall"][e]
+        for layer, row in enumerate(summary["usage_per_layer"]):
+            out[f"{prefix}/usage/layer_{layer:02d}/{name}"] = row[e]
+    if "domain_accuracy" in summary:
+        out[f"{prefix}/domain_accuracy"] = summary["domain_accuracy"]
+    return out
+
+
+def fingerprint(examples) -> str:
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(len(e.input_ids).to_bytes(4, "little"))
+        h.update(bytes(str(e.input_ids[:8]), "ascii"))
+    return h.hexdigest()[:16]
+
+
+# --- the run -------------------------------------------------------------------------------
+
+def train(run) -> int:
+    """Run training for a RunConfig; returns the process exit code."""
+    from therapeutic_moe.config import config_to_dict, save_run_config
+    from therapeutic_moe.data import prepare_datasets
+    from therapeutic_moe.training.monitoring import make_logger
+    from therapeutic_moe.training.plots import plot_expert_usage_heatmap, plot_training_curves
+    from therapeutic_moe.training.progress import TrainingProgress
+
+    started = time.monotonic()
+    cfg, safety = run.train, run.safety
+    out_dir = Path(cfg.output_dir)
+    run_dict = {"train": config_to_dict(cfg), "wandb": config_to_dict(run.wandb), "safety": config_to_dict(safety)}
+    resume_from = resolve_resume(cfg.resume_from_checkpoint, out_dir)
+    if cfg.resume_from_checkpoint == "latest" and resume_from is None:
+        say(f"No complete checkpoint in {out_dir} yet: starting a fresh run.")
+
+    # 1. hardware and model
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    hw = pick_hardware(cfg)
+    say(hw.description)
+    model, tokenizer = build_model(cfg, device=hw.device, dtype=hw.base_dtype,
+                                   gradient_checkpointing=hw.gradient_checkpointing)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        counts = report_trainable(model)
+    say(f"Model: {cfg.base_model} | trainable {counts['trainable']:,} of {counts['total']:,} parameters "
+        f"({counts['trainable_share']:.2%}): attention LoRA {counts['attention_lora']:,}, "
+        f"experts {counts['experts']:,}, routers {counts['routers']:,}")
+    for w in caught:
+        say(f"warning: {w.message}")
+    if model.moe_config is not None:
+        say(f"Experts: {model.moe_config.num_experts} ({', '.join(model.moe_config.expert_domains)}), "
+            f"top-{model.moe_config.top_k}, rank {model.moe_config.expert_r}, in {len(model.moe_layers)} layers")
+    else:
+        say("Experts: off (use_moe=false): attention LoRA only")
+
+    # 2. data
+    data = prepare_datasets(cfg, safety, tokenizer)
+    train_ex, val_ex = data.train, data.val
+    if not train_ex:
+        raise UserError("no training examples left after preparation; see `therapeutic-moe data check`")
+    packing = cfg.packing in (True, "auto", "true")
+    lengths = [len(e.input_ids) for e in train_ex]
+    plan0 = plan_epoch(lengths, seed=cfg.seed, epoch=0, batch_size=cfg.per_device_train_batch_size,
+                       max_seq_length=cfg.max_seq_length, packing=packing)
+    steps_per_epoch = math.ceil(len(plan0) / cfg.gradient_accumulation_steps)
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.num_train_epochs)
+    num_epochs = math.ceil(total_steps / steps_per_epoch)
+    say(f"Data: {len(train_ex)} training / {len(val_ex)} validation examples, "
+        f"{sum(lengths):,} training tokens, {'packed' if packing else 'padded'} into {len(plan0)} micro-batches "
+        f"per epoch (fill {packing_efficiency(lengths, plan0, cfg.max_seq_length):.0%}); "
+        f"{steps_per_epoch} optimizer steps per epoch, {total_steps} in total")
+
+    # 3. optimizer and schedule
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
+                                  eps=cfg.adam_epsilon, weight_decay=cfg.weight_decay,
+                                  fused=hw.optim == "adamw_torch_fused")
+    warmup = cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(cfg.warmup_ratio * total_steps)
+    if warmup >= total_steps:
+        say(f"warning: warmup_steps={warmup} >= total steps {total_steps}: the learning rate never reaches "
+            f"{cfg.learning_rate}; lower warmup_steps or set warmup_ratio")
+    scheduler = get_scheduler(cfg.lr_scheduler_type, optimizer, num_warmup_steps=warmup,
+                              num_training_steps=total_steps)
+
+    # 4. resume
+    state = TrainState(data_fingerprint=fingerprint(train_ex))
+    if resume_from is not None:
+        saved = load_checkpoint(resume_from, model, optimizer, scheduler)
+        if saved.data_fingerprint != state.data_fingerprint:
+            say("warning: the training data differs from the checkpoint's; batch order will not match")
+        state = saved
+        state.resumes += 1
+        state.stop_reason = None
+        say(f"Resumed from {resume_from}: step {state.global_step}, epoch {state.epoch}, "
+            f"{state.elapsed_seconds / 3600:.2f} h of the {cfg.max_hours} h budget already used")
+    elapsed_at_start = state.elapsed_seconds - (time.monotonic() - started)  # setup counts too
+
+    def elapsed() -> float:
+        return elapsed_at_start + (time.monotonic() - started)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logger = make_logger(cfg.report_to, run.wandb, out_dir, run_dict, state.wandb_run_id)
+    state.wandb_run_id = logger.run_id
+    logger.log_summary({"model/trainable_params": counts["trainable"], "model/total_params": counts["total"]})
+    progress = TrainingProgress(total_steps, cfg.max_hours, initial_step=state.global_step,
+                                initial_elapsed_s=state.elapsed_seconds)
+    budget_s = cfg.max_hours * 3600
+    save_seconds, step_seconds = 0.0, 0.0
+    last_ckpt_time = time.monotonic()
+    stats = RoutingStats(len(model.moe_layers), model.moe_config.num_experts) if model.context else None
+    if stats is not None:
+        model.context.stats = stats
+    domains = model.moe_config.expert_domains if model.moe_config else []
+
+    def new_interval() -> dict:
+        # Device tensors accumulate here; they reach the host only at logging time.
+        return {"loss": 0.0, "lm_sum": 0.0, "tokens": 0, "lb": 0.0, "z": 0.0, "dom": 0.0, "steps": 0,
+                "grad_norm": 0.0, "all_tokens": 0, "t0": time.monotonic()}
+
+    interval = new_interval()
+    eval_every = cfg.eval_steps or steps_per_epoch
+    pad_id = tokenizer.pad_token_id
+
+    def checkpoint(reason: str) -> Path:
+        nonlocal save_seconds, last_ckpt_time
+        t = time.monotonic()
+        state.elapsed_seconds = elapsed()
+        path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict)
+        protect = {Path(state.best_checkpoint)} if state.best_checkpoint else set()
+        prune_checkpoints(out_dir, cfg.save_total_limit, protect)
+        save_seconds = max(save_seconds, time.monotonic() - t)
+        last_ckpt_time = time.monotonic()
+        progress.note(f"Checkpoint at {state.elapsed_seconds / 3600:.2f} hours ({reason}): {path}")
+        return path
+
+    def margin() -> float:
+        # Room to finish a step, save, and export before the budget ends.
+        return max(safety.time_limit_margin_minutes * 60, 2 * save_seconds + 2 * step_seconds)
+
+    # 5. the loop
+    exit_code, model_to_export = 0, None
+    with GracefulStop() as stop:
+        model.train()
+        while state.global_step < total_steps and state.stop_reason is None:
+            plan = plan_epoch(lengths, seed=cfg.seed, epoch=state.epoch, batch_size=cfg.per_device_train_batch_size,
+                              max_seq_length=cfg.max_seq_length, packing=packing)
+            if state.micro_batch >= len(plan):
+                state.epoch, state.micro_batch = state.epoch + 1, 0
+                continue
+            step_start = time.monotonic()
+            window = plan[state.micro_batch:state.micro_batch + cfg.gradient_accumulation_steps]
+            batches = [collate([[train_ex[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing)
+                       for mb in window]
+            # Counted on the CPU tensors before they move: no device sync.
+            n_trained = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+            n_real = sum(int((b["sample_ids"] >= 0).sum()) for b in batches)
+            dom_w = None
+            if model.moe_config is not None and cfg.domain_routing_anneal_steps > 0:
+                dom_w = model.moe_config.domain_routing_weight * max(
+                    0.0, 1 - state.global_step / cfg.domain_routing_anneal_steps)
+            step_lm, step_loss = torch.zeros((), device=hw.device), torch.zeros((), device=hw.device)
+            for batch in batches:
+                batch = {k: v.to(hw.device, non_blocking=hw.pin_memory) for k, v in batch.items()}
+                with hw.autocast():
+                    out = model.forward_loss(batch, lm_denominator=max(n_trained, 1), domain_weight=dom_w,
+                                             aux_scale=1.0 / len(batches))
+                out["loss"].backward()
+                step_lm += out["lm_loss_sum"]
+                step_loss += out["loss"].detach()
+                for key, short in (("load_balancing_loss", "lb"), ("router_z_loss", "z"), ("domain_routing_loss", "dom")):
+                    if key in out:
+                        interval[short] = interval[short] + out[key] / len(batches)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            # One host sync per optimizer step: never apply a step built from NaN/inf.
+            if not bool(torch.isfinite(step_lm) & torch.isfinite(grad_norm)):
+                ids = sorted({train_ex[i].conv_id for mb in window for row in mb for i in row})
+                optimizer.zero_grad(set_to_none=True)
+                raise TrainingHalted(
+                    f"non-finite {'loss' if not torch.isfinite(step_lm) else 'gradient norm'} at step "
+                    f"{state.global_step + 1} (epoch {state.epoch}, micro-batches {state.micro_batch}-"
+                    f"{state.micro_batch + len(window) - 1}; conversations {', '.join(ids[:10])}); halted before "
+                    "the optimizer step, nothing saved from it. Lower learning_rate or check these samples.",
+                    exit_code=3)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.global_step += 1
+            state.micro_batch += len(window)
+            state.tokens_seen += n_real
+            interval["loss"] = interval["loss"] + step_loss
+            interval["lm_sum"] = interval["lm_sum"] + step_lm
+            interval["tokens"] += n_trained
+            interval["steps"] += 1
+            interval["grad_norm"] = interval["grad_norm"] + grad_norm.detach()
+            interval["all_tokens"] += n_real
+            took = time.monotonic() - step_start
+            step_seconds = 0.9 * step_seconds + 0.1 * took if step_seconds else took
+            if state.micro_batch >= len(plan):
+                state.epoch, state.micro_batch = state.epoch + 1, 0
+
+            # logging
+            if state.global_step % cfg.logging_steps == 0 or state.global_step == total_steps:
+                n = interval["steps"]
+                dt = max(time.monotonic() - interval["t0"], 1e-9)
+                metrics = {
+                    "train/loss": float(interval["loss"]) / n,
+                    "train/lm_loss": float(interval["lm_sum"]) / max(interval["tokens"], 1),
+                    "train/learning_rate": scheduler.get_last_lr()[0],
+                    "train/grad_norm": float(interval["grad_norm"]) / n,
+                    "train/tokens_per_second": interval["all_tokens"] / dt,
+                    "train/epoch": state.epoch + state.micro_batch / max(len(plan), 1),
+                    "time/elapsed_hours": elapsed() / 3600,
+                    "time/remaining_hours": max(0.0, budget_s - elapsed()) / 3600,
+                }
+                if model.moe_config is not None:
+                    metrics |= {"train/load_balancing_loss": float(interval["lb"]) / n,
+                                "train/router_z_loss": float(interval["z"]) / n}
+                    if torch.is_tensor(interval["dom"]):
+                        metrics["train/domain_routing_loss"] = float(interval["dom"]) / n
+                    metrics |= routing_metrics(stats.summary(), domains)
+                    stats.reset()
+                if hw.device.type == "cuda":
+                    metrics["gpu/memory_allocated_gb"] = torch.cuda.max_memory_allocated() / 2**30
+                logger.log(metrics, step=state.global_step)
+                state.history.append({"step": state.global_step} | {
+                    k: v for k, v in metrics.items() if not k.startswith("moe/usage/layer_")})
+                progress.update(state.global_step, metrics, elapsed())
+                interval = new_interval()
+
+            # evaluation, best model, early stopping
+            saved_now = False
+            if val_ex and (state.global_step % eval_every == 0 or state.global_step == total_steps):
+                if model.context is not None:
+                    model.context.stats = None
+                ev = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+                if model.context is not None:
+                    model.context.stats = stats
+                routing = ev.pop("_routing", {})
+                logger.log(ev | routing_metrics(routing, domains, prefix="val_moe"), step=state.global_step)
+                state.history.append({"step": state.global_step} | ev)
+                improved = state.best_metric is None or ev["val/loss"] < state.best_metric - cfg.early_stopping_threshold
+                progress.note(f"Eval at step {state.global_step}: val loss {ev['val/loss']:.4f} "
+                              f"(ppl {ev['val/perplexity']:.2f})" + (" — best so far" if improved else ""))
+                if improved:
+                    state.best_metric, state.best_step = ev["val/loss"], state.global_step
+                    state.evals_without_improvement = 0
+                    state.best_checkpoint = str(out_dir / f"checkpoint-{state.global_step}")
+                    checkpoint("best validation loss")
+                    saved_now = True
+                else:
+                    state.evals_without_improvement += 1
+                    if 0 < cfg.early_stopping_patience <= state.evals_without_improvement:
+                        state.stop_reason = "early_stopping"
+
+            # time budget, signals, periodic checkpoints
+            if state.stop_reason is None and elapsed() + margin() >= budget_s and state.global_step < total_steps:
+                state.stop_reason = "time_budget"
+            if stop.requested:
+                state.stop_reason = f"signal_{stop.signal_name}"
+            periodic = (cfg.save_steps > 0 and state.global_step % cfg.save_steps == 0) or \
+                (time.monotonic() - last_ckpt_time >= cfg.checkpoint_minutes * 60)
+            if not saved_now and (periodic or state.stop_reason in ("time_budget", f"signal_{stop.signal_name}")):
+                checkpoint(state.stop_reason or "periodic")
+
+        if state.stop_reason is None:
+            state.stop_reason = "completed"
+    progress.close()
+
+    # 6. export
+    state.elapsed_seconds = elapsed()
+    if state.stop_reason.startswith("signal_"):
+        exit_code = stop.exit_code
+        say(f"Stopped by {stop.signal_name} at step {state.global_step}: checkpoint saved in {out_dir}; "
+            f"resume with --resume_from_checkpoint latest")
+        logger.finish(exit_code=exit_code)
+        return exit_code
+    if state.best_checkpoint and state.best_step != state.global_step and Path(state.best_checkpoint).is_dir():
+        best = Path(state.best_checkpoint)
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model.peft_model, load_file(str(best / "adapter_model.safetensors")))
+        if model.moe_config is not None:
+            model.load_moe_state_dict(read_moe_weights(best / "moe_layers.pt"))
+        exported = f"best checkpoint (step {state.best_step}, val loss {state.best_metric:.4f})"
+    else:
+        exported = f"final weights (step {state.global_step})"
+    save_trained(model, tokenizer, out_dir)
+    save_run_config(run, out_dir / "run_config")
+    plots = []
+    final_routing = {}
+    if val_ex:
+        ev = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+        final_routing = ev.pop("_routing", {})
+        final_eval = ev
+    else:
+        final_eval = {}
+    if final_routing:
+        plots.append(plot_expert_usage_heatmap(np.array(final_routing["usage_per_layer"]), domains,
+                                               out_dir / "expert_usage.png",
+                                               title="Expert usage per layer (validation)"))
+    plots.append(plot_training_curves(state.history, out_dir / "training_curves.png"))
+    for p in plots:
+        logger.log_image(Path(p).stem, p, step=state.global_step)
+    report = {
+        "stop_reason": state.stop_reason, "global_step": state.global_step, "total_steps": total_steps,
+        "epochs_completed": state.epoch, "elapsed_hours": state.elapsed_seconds / 3600, "resumes": state.resumes,
+        "exported": exported, "best_val_loss": state.best_metric, "best_step": state.best_step,
+        "final_eval": final_eval, "routing": final_routing, "parameters": counts,
+        "data": data.report.to_dict() if hasattr(data.report, "to_dict") else None,
+        "hardware": hw.description, "wandb_run_id": logger.run_id,
+        "wandb_run_dir": str(logger.run_dir) if logger.run_dir else None,
+        "history": state.history,
+    }
+    (out_dir / "training_report.json").write_text(json.dumps(report, indent=1, default=str))
+    logger.log_summary({"stop_reason": state.stop_reason, **{k: v for k, v in final_eval.items()}})
+    logger.finish(exit_code=0)
+    why = {"completed": "all steps done", "early_stopping": f"early stopping (no improvement in "
+           f"{cfg.early_stopping_patience} evaluations)", "time_budget": f"time budget of {cfg.max_hours} h "
+           "nearly used (resume with --resume_from_checkpoint latest to continue)"}[state.stop_reason]
+    say(f"Stopped: {why}. Exported {exported} to {out_dir}/: adapter_config.json, adapter_model.safetensors"
+        f"{', moe_layers.pt' if model.moe_config else ''}, moe_config.json, tokenizer, training_report.json, "
+        f"{', '.join(Path(p).name for p in plots)}")
+    return exit_code
