@@ -31,6 +31,9 @@ class RoutingContext:
     aux: dict = field(default_factory=dict)  # layer -> (lb, z, domain) scalars
     stats: RoutingStats | None = None
     trace: list | None = None  # when a list: append (layer, topk_index, gates) per call (inference)
+    # True: every MoE layer runs its frozen base MLP only (no router, no expert deltas), so
+    # with PEFT's disable_adapter() the model is exactly the base model (evaluation baseline).
+    bypass_experts: bool = False
 
     def begin(self, token_mask=None, sample_ids=None, sample_domains=None) -> None:
         self.token_mask, self.sample_ids, self.sample_domains = token_mask, sample_ids, sample_domains

@@ -46,6 +46,8 @@ class MoELoRAMLP(nn.Module):
         return out
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.context.bypass_experts:
+            return self.base_mlp(hidden_states)
         shape = hidden_states.shape
         x = hidden_states.reshape(-1, shape[-1])
         routing = self.router(x)
