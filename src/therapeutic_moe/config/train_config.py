@@ -109,9 +109,9 @@ class TrainConfig:
         metadata={"help": "Experts chosen per token (1 <= top_k <= num_experts). Left out, it is "
                   "lowered to num_experts when there are fewer than 2 experts.", "ge": 1},
     )
-    expert_r: int = field(default=8, metadata={"help": "Rank of each expert's LoRA update.", "ge": 1})
+    expert_r: int = field(default=4, metadata={"help": "Rank of each expert's LoRA update.", "ge": 1})
     expert_alpha: int = field(
-        default=16, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r.", "ge": 1}
+        default=8, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r.", "ge": 1}
     )
     expert_dropout: float = field(
         default=0.0, metadata={"help": "Dropout on the expert LoRA input during training.", "ge": 0, "lt": 1}
