@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,12 +45,28 @@ def wandb_cfg(**overrides):
     return SimpleNamespace(**base)
 
 
-def read_wandb_records(run_dir: Path) -> list:
-    """Decode the records of an offline run's ``.wandb`` file (a LevelDB-style log of protobufs)."""
+def read_wandb_records(run_dir: Path, timeout_s: float = 15.0) -> list:
+    """The records of a finished offline run, waiting for wandb-core to flush them.
+
+    ``run.finish()`` can return a moment before the wandb-core process has written the
+    file, so poll until its final ``exit`` record is there.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = _decode_wandb_file(run_dir)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
+def _decode_wandb_file(run_dir: Path) -> list:
+    """Decode an offline run's ``.wandb`` file (a LevelDB-style log of protobuf records)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
     (path,) = run_dir.glob("run-*.wandb")
     raw = path.read_bytes()
+    if len(raw) < 7:
+        return []
     ident, magic, _version = struct.unpack("<4sHB", raw[:7])
     assert ident == b":W&B" and magic == 0xBEE1
     block, header = 32768, 7
@@ -196,6 +213,7 @@ def test_wandb_log_samples_only_when_enabled(tmp_path):
     logger = make_logger("wandb", wandb_cfg(log_samples=True), tmp_path, {}, None)
     logger.log_samples([{"prompt": "hello there", "response": "a reply"}], step=5)
     logger.finish()
+    read_wandb_records(logger.run_dir)  # wait for the run to be written out
     table_files = list((logger.run_dir / "files").rglob("*.table.json"))
     assert table_files, "samples table not written"
     table = json.loads(table_files[0].read_text())
@@ -212,7 +230,9 @@ def test_wandb_resume_with_saved_id_reuses_it(tmp_path):
     assert second.run_id == run_id
     second.log({"train/loss": 1.0}, step=90)  # behind the last logged step: still kept
     second.finish()
-    assert second.run_dir.name.endswith(run_id)
+    # offline, each piece gets its own folder (wandb adds "-1" when both start in one second);
+    # `wandb sync` appends the pieces to the one run id
+    assert run_id in second.run_dir.name and second.run_dir != first.run_dir
     losses = [r["train/loss"] for r in history_rows(read_wandb_records(second.run_dir)) if "train/loss" in r]
     assert losses == [1.0]
 
@@ -226,6 +246,7 @@ def test_wandb_dir_from_config_and_image(tmp_path):
     assert (tmp_path / "elsewhere") in logger.run_dir.parents
     logger.log_image("moe/usage_heatmap", png, step=3)
     logger.finish()
+    read_wandb_records(logger.run_dir)
     assert list((logger.run_dir / "files" / "media" / "images").rglob("*.png"))
 
 
@@ -301,3 +322,12 @@ def test_tensorboard_image(tmp_path):
     events.Reload()
     (image,) = events.Images("eval/ppl_by_length")
     assert image.step == 7 and image.width > 100 and image.height > 100
+
+
+def test_accepts_the_project_wandb_config(tmp_path):
+    config_module = pytest.importorskip("therapeutic_moe.config.wandb_config")
+    cfg = config_module.WandbConfig(project="from-config", tags=["a", "b"])
+    logger = make_logger("wandb", cfg, tmp_path, {"x": 1}, None)
+    logger.finish()
+    (run_record,) = [r.run for r in read_wandb_records(logger.run_dir) if r.WhichOneof("record_type") == "run"]
+    assert run_record.project == "from-config" and list(run_record.tags) == ["a", "b"]
