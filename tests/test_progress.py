@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from therapeutic_moe.training.progress import TrainingProgress, format_duration
 
@@ -123,3 +125,15 @@ def test_bar_on_a_terminal(monkeypatch):
     assert "20/20" in text and "loss 0.250" in text
     assert "Progress: 50.0% | Loss: 0.250 | Step: 10/20" in text
     assert "Checkpoint at 0.1 hours" in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(1, 10**6), max_hours=st.floats(0.01, 48), data=st.data())
+def test_line_format_and_remaining_bounds_hold_everywhere(total, max_hours, data):
+    step = data.draw(st.integers(0, total))
+    elapsed = data.draw(st.floats(0, 3 * max_hours * HOUR))
+    progress = TrainingProgress(total_steps=total, max_hours=max_hours, enabled=False)
+    first, second = progress.line(step, {"train/loss": 1.0}, elapsed).splitlines()
+    assert GUIDE_PROGRESS.match(first) and GUIDE_TIME.match(second)
+    remaining = progress.remaining_s(step, elapsed)
+    assert 0.0 <= remaining <= max(0.0, max_hours * HOUR - elapsed) + 1e-6

@@ -179,7 +179,7 @@ class WandbLogger(MetricsLogger):
         self.run_dir = Path(self._run.settings.sync_dir)
         self._finished = False
         where = f"online run {self._run.url}" if self.mode == "online" else f"offline run in {self.run_dir}"
-        resumed = " (continuing run id {})".format(resume_run_id) if resume_run_id else ""
+        resumed = f" (continuing run id {resume_run_id})" if resume_run_id else ""
         print(f"wandb: {where}{resumed}", file=sys.stderr, flush=True)
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:

@@ -173,7 +173,7 @@ def plot_training_curves(
         _no_data(axes[0], title)
         return _save(fig, path, dpi)
     fig.suptitle(title)
-    for ax, (label, lines) in zip(axes, drawn):
+    for ax, (label, lines) in zip(axes, drawn, strict=True):
         for key, steps, values in lines:
             sparse = key.startswith("val/") or len(values) < 20
             ax.plot(steps, values, marker="o" if sparse else None, markersize=3, label=key)
@@ -239,7 +239,7 @@ def _binned_medians(x: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[np.nd
         return np.zeros(0), np.zeros(0)
     edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, min(bins, x.size // 2) + 1)))
     centres, medians = [], []
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
         inside = (x >= low) & ((x < high) | (high == edges[-1]))
         if inside.any():
             centres.append(float(np.median(x[inside])))
