@@ -54,10 +54,10 @@ def losses(out: Path) -> dict[int, float]:
 def test_resume_gives_identical_losses_and_weights(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     straight = tmp_path / "a"
-    assert train(run_config(tmp_path, output_dir=str(straight), max_steps=8, save_steps=4, save_total_limit=0,
+    assert train(run_config(tmp_path, output_dir=str(straight), max_steps=8, save_steps=4, save_total_limit=100,
                             eval_steps=100)) == 0
     resumed = tmp_path / "b"
-    assert train(run_config(tmp_path, output_dir=str(resumed), max_steps=8, save_steps=4, save_total_limit=0,
+    assert train(run_config(tmp_path, output_dir=str(resumed), max_steps=8, save_steps=4, save_total_limit=100,
                             eval_steps=100, resume_from_checkpoint=str(straight / "checkpoint-4"))) == 0
     la, lb = losses(straight), losses(resumed)
     assert [la[s] for s in range(5, 9)] == [lb[s] for s in range(5, 9)]
@@ -81,7 +81,9 @@ def test_time_budget_stops_saves_and_resume_uses_remaining_budget(tmp_path, monk
     assert rep["stop_reason"] == "time_budget"
     first_steps, first_hours = rep["global_step"], rep["elapsed_hours"]
     assert 0 < first_steps < 100000
-    assert first_hours * 3600 <= budget_s + 2.0
+    # the stop is decided between steps, so it may overshoot by about a step (slow on a busy CPU)
+    slack = 3 * rep["seconds_per_step"] + 2.0
+    assert first_hours * 3600 <= budget_s + slack
     latest = find_latest_valid(out)
     assert latest is not None and latest.name == f"checkpoint-{first_steps}"
     # Resume with a doubled budget: it must continue from the saved elapsed time, not start afresh.
@@ -90,15 +92,14 @@ def test_time_budget_stops_saves_and_resume_uses_remaining_budget(tmp_path, monk
     assert train(cfg2) == 0
     rep2 = report(out)
     assert rep2["stop_reason"] == "time_budget" and rep2["global_step"] > first_steps
-    assert rep2["elapsed_hours"] * 3600 <= 2 * budget_s + 2.0
+    assert rep2["elapsed_hours"] * 3600 <= 2 * budget_s + slack + 3 * rep2["seconds_per_step"]
     assert rep2["elapsed_hours"] > first_hours
 
 
 def test_early_stopping_stops_and_keeps_best(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # learning rate 0: validation loss never improves after the first evaluation
-    cfg = run_config(tmp_path, max_steps=40, learning_rate=0.0, warmup_steps=0, eval_steps=2,
-                     early_stopping_patience=2, lr_scheduler_type="constant")
+    # an improvement must beat the best by 10 nats: none does after the first evaluation
+    cfg = run_config(tmp_path, max_steps=40, eval_steps=2, early_stopping_patience=2, early_stopping_threshold=10.0)
     assert train(cfg) == 0
     rep = report(tmp_path / "out")
     assert rep["stop_reason"] == "early_stopping"
@@ -139,11 +140,13 @@ def test_sigterm_mid_run_leaves_complete_checkpoint(tmp_path):
     run_config(tmp_path)  # writes base + data
     cfg.write_text(json.dumps(dict(base_model=str(tmp_path / "base"), dataset=str(tmp_path / "data.json"),
                                    output_dir=str(tmp_path / "out"), max_steps=100000, logging_steps=1,
-                                   per_device_train_batch_size=2, gradient_accumulation_steps=2, max_seq_length=256,
+                                   per_device_train_batch_size=2, gradient_accumulation_steps=2, max_seq_length=1024,
                                    lora_r=4, lora_alpha=8, expert_r=4, expert_alpha=8, report_to="none",
                                    eval_steps=100000, warmup_steps=1)))
+    (tmp_path / "safety.json").write_text(json.dumps({"pii_kinds": ["email", "phone", "url", "name"]}))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_moe_h100.py"), "--config", str(cfg)],
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_moe_h100.py"), "--config", str(cfg),
+                             "--safety_config", str(tmp_path / "safety.json")],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
     deadline = time.time() + 120

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import random
+import signal
 import sys
 import time
 import warnings
@@ -27,6 +28,7 @@ from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, 
 from therapeutic_moe.moe import RoutingStats
 from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
 from therapeutic_moe.training.checkpoint import prune_checkpoints, resolve_resume, write_checkpoint
+from therapeutic_moe.training.distributed import Dist, init_distributed, no_sync, shutdown, wrap_for_training
 from therapeutic_moe.training.hardware import pick_hardware
 from therapeutic_moe.training.signals import GracefulStop
 from therapeutic_moe.training.state import TrainState
@@ -56,19 +58,25 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict) -> Path:
+def rng_file(rank: int) -> str:
+    return "rng_state.pt" if rank == 0 else f"rng_state_rank{rank}.pt"
+
+
+def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
+                    rng_states: list[dict]) -> Path:
     def write(tmp: Path) -> None:
         save_model_files(model, tmp)
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        torch.save(rng_state(), tmp / "rng_state.pt")
+        for rank, rng in enumerate(rng_states):  # every rank's generators: dropout must replay exactly
+            torch.save(rng, tmp / rng_file(rank))
         state.save(tmp)
         (tmp / "run_config.json").write_text(json.dumps(run_config_dict, indent=1, default=str))
 
     return write_checkpoint(output_dir, state.global_step, write)
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> TrainState:
+def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> TrainState:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -80,7 +88,8 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> TrainState:
         model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    set_rng_state(torch.load(path / "rng_state.pt", weights_only=True))
+    own = path / rng_file(rank)
+    set_rng_state(torch.load(own if own.is_file() else path / rng_file(0), weights_only=True))
     return TrainState.load(path)
 
 
@@ -148,41 +157,52 @@ def fingerprint(examples) -> str:
 
 def train(run) -> int:
     """Run training for a RunConfig; returns the process exit code."""
+    d = init_distributed()
+    try:
+        return _train(run, d)
+    finally:
+        shutdown(d)
+
+
+def _train(run, d: Dist) -> int:
     from therapeutic_moe.config import config_to_dict, save_run_config
     from therapeutic_moe.data import prepare_datasets
-    from therapeutic_moe.training.monitoring import make_logger
+    from therapeutic_moe.training.monitoring import NullLogger, make_logger
     from therapeutic_moe.training.plots import plot_expert_usage_heatmap, plot_training_curves
-    from therapeutic_moe.training.progress import TrainingProgress
+    from therapeutic_moe.training.progress import TrainingProgress, format_duration
 
     started = time.monotonic()
     cfg, safety = run.train, run.safety
     out_dir = Path(cfg.output_dir)
+    echo = say if d.is_main else (lambda text: None)
     run_dict = {"train": config_to_dict(cfg), "wandb": config_to_dict(run.wandb), "safety": config_to_dict(safety)}
     resume_from = resolve_resume(cfg.resume_from_checkpoint, out_dir)
     if cfg.resume_from_checkpoint == "latest" and resume_from is None:
-        say(f"No complete checkpoint in {out_dir} yet: starting a fresh run.")
+        echo(f"No complete checkpoint in {out_dir} yet: starting a fresh run.")
 
     # 1. hardware and model
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed + d.rank)
+    random.seed(cfg.seed + d.rank)
+    np.random.seed(cfg.seed + d.rank)
     hw = pick_hardware(cfg)
-    say(hw.description)
+    if d.enabled and hw.device.type == "cuda":
+        hw.device = torch.device("cuda", d.local_rank)
+    echo(hw.description + (f" | {d.world_size} processes (DDP)" if d.enabled else ""))
     model, tokenizer = build_model(cfg, device=hw.device, dtype=hw.base_dtype,
                                    gradient_checkpointing=hw.gradient_checkpointing)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         counts = report_trainable(model)
-    say(f"Model: {cfg.base_model} | trainable {counts['trainable']:,} of {counts['total']:,} parameters "
-        f"({counts['trainable_share']:.2%}): attention LoRA {counts['attention_lora']:,}, "
-        f"experts {counts['experts']:,}, routers {counts['routers']:,}")
+    echo(f"Model: {cfg.base_model} | trainable {counts['trainable']:,} of {counts['total']:,} parameters "
+         f"({counts['trainable_share']:.2%}): attention LoRA {counts['attention_lora']:,}, "
+         f"experts {counts['experts']:,}, routers {counts['routers']:,}")
     for w in caught:
-        say(f"warning: {w.message}")
+        echo(f"warning: {w.message}")
     if model.moe_config is not None:
-        say(f"Experts: {model.moe_config.num_experts} ({', '.join(model.moe_config.expert_domains)}), "
-            f"top-{model.moe_config.top_k}, rank {model.moe_config.expert_r}, in {len(model.moe_layers)} layers")
+        echo(f"Experts: {model.moe_config.num_experts} ({', '.join(model.moe_config.expert_domains)}), "
+             f"top-{model.moe_config.top_k}, rank {model.moe_config.expert_r}, in {len(model.moe_layers)} layers")
     else:
-        say("Experts: off (use_moe=false): attention LoRA only")
+        echo("Experts: off (use_moe=false): attention LoRA only")
 
     # 2. data
     data = prepare_datasets(cfg, safety, tokenizer)
@@ -193,13 +213,13 @@ def train(run) -> int:
     lengths = [len(e.input_ids) for e in train_ex]
     plan0 = plan_epoch(lengths, seed=cfg.seed, epoch=0, batch_size=cfg.per_device_train_batch_size,
                        max_seq_length=cfg.max_seq_length, packing=packing)
-    steps_per_epoch = math.ceil(len(plan0) / cfg.gradient_accumulation_steps)
+    window_size = cfg.gradient_accumulation_steps * d.world_size  # micro-batches per optimizer step
+    steps_per_epoch = math.ceil(len(plan0) / window_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.num_train_epochs)
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
-    say(f"Data: {len(train_ex)} training / {len(val_ex)} validation examples, "
-        f"{sum(lengths):,} training tokens, {'packed' if packing else 'padded'} into {len(plan0)} micro-batches "
-        f"per epoch (fill {packing_efficiency(lengths, plan0, cfg.max_seq_length):.0%}); "
-        f"{steps_per_epoch} optimizer steps per epoch, {total_steps} in total")
+    echo(f"Data: {len(train_ex)} training / {len(val_ex)} validation examples, "
+         f"{sum(lengths):,} training tokens, {'packed' if packing else 'padded'} into {len(plan0)} micro-batches "
+         f"per epoch (fill {packing_efficiency(lengths, plan0, cfg.max_seq_length):.0%}); "
+         f"{steps_per_epoch} optimizer steps per epoch, {total_steps} in total")
 
     # 3. optimizer and schedule
     from transformers import get_scheduler
@@ -210,33 +230,42 @@ def train(run) -> int:
                                   fused=hw.optim == "adamw_torch_fused")
     warmup = cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(cfg.warmup_ratio * total_steps)
     if warmup >= total_steps:
-        say(f"warning: warmup_steps={warmup} >= total steps {total_steps}: the learning rate never reaches "
-            f"{cfg.learning_rate}; lower warmup_steps or set warmup_ratio")
+        echo(f"warning: warmup_steps={warmup} >= total steps {total_steps}: the learning rate never reaches "
+             f"{cfg.learning_rate}; lower warmup_steps or set warmup_ratio")
     scheduler = get_scheduler(cfg.lr_scheduler_type, optimizer, num_warmup_steps=warmup,
                               num_training_steps=total_steps)
 
     # 4. resume
-    state = TrainState(data_fingerprint=fingerprint(train_ex))
+    state = TrainState(data_fingerprint=fingerprint(train_ex), window_size=window_size)
     if resume_from is not None:
-        saved = load_checkpoint(resume_from, model, optimizer, scheduler)
+        saved = load_checkpoint(resume_from, model, optimizer, scheduler, rank=d.rank)
+        if saved.window_size not in (None, window_size):
+            raise UserError(
+                f"{resume_from} was trained with {saved.window_size} micro-batches per optimizer step "
+                f"(gradient_accumulation_steps × processes); now {window_size}. Keep the global batch: set "
+                f"gradient_accumulation_steps so that it × {d.world_size} processes = {saved.window_size}")
         if saved.data_fingerprint != state.data_fingerprint:
-            say("warning: the training data differs from the checkpoint's; batch order will not match")
+            echo("warning: the training data differs from the checkpoint's; batch order will not match")
         state = saved
         state.resumes += 1
         state.stop_reason = None
-        say(f"Resumed from {resume_from}: step {state.global_step}, epoch {state.epoch}, "
-            f"{state.elapsed_seconds / 3600:.2f} h of the {cfg.max_hours} h budget already used")
+        echo(f"Resumed from {resume_from}: step {state.global_step}, epoch {state.epoch}, "
+             f"{format_duration(state.elapsed_seconds)} of the {format_duration(cfg.max_hours * 3600)} budget "
+             "already used")
     elapsed_at_start = state.elapsed_seconds - (time.monotonic() - started)  # setup counts too
 
     def elapsed() -> float:
         return elapsed_at_start + (time.monotonic() - started)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    logger = make_logger(cfg.report_to, run.wandb, out_dir, run_dict, state.wandb_run_id)
-    state.wandb_run_id = logger.run_id
+    if d.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        logger = make_logger(cfg.report_to, run.wandb, out_dir, run_dict, state.wandb_run_id)
+    else:
+        logger = NullLogger()
+    state.wandb_run_id = logger.run_id or state.wandb_run_id
     logger.log_summary({"model/trainable_params": counts["trainable"], "model/total_params": counts["total"]})
     progress = TrainingProgress(total_steps, cfg.max_hours, initial_step=state.global_step,
-                                initial_elapsed_s=state.elapsed_seconds)
+                                initial_elapsed_s=state.elapsed_seconds, enabled=d.is_main)
     budget_s = cfg.max_hours * 3600
     save_seconds, step_seconds = 0.0, 0.0
     last_ckpt_time = time.monotonic()
@@ -244,26 +273,32 @@ def train(run) -> int:
     if stats is not None:
         model.context.stats = stats
     domains = model.moe_config.expert_domains if model.moe_config else []
+    eval_every = cfg.eval_steps or steps_per_epoch
+    pad_id = tokenizer.pad_token_id
+    wrapped = wrap_for_training(model, d, hw.device)
 
     def new_interval() -> dict:
         # Device tensors accumulate here; they reach the host only at logging time.
-        return {"loss": 0.0, "lm_sum": 0.0, "tokens": 0, "lb": 0.0, "z": 0.0, "dom": 0.0, "steps": 0,
-                "grad_norm": 0.0, "all_tokens": 0, "t0": time.monotonic()}
+        z = lambda: torch.zeros((), device=hw.device)  # noqa: E731
+        return {"loss": z(), "lm_sum": z(), "lb": z(), "z": z(), "dom": z(), "grad_norm": z(),
+                "tokens": 0, "all_tokens": 0, "steps": 0, "has_dom": False, "t0": time.monotonic()}
 
     interval = new_interval()
-    eval_every = cfg.eval_steps or steps_per_epoch
-    pad_id = tokenizer.pad_token_id
 
     def checkpoint(reason: str) -> Path:
         nonlocal save_seconds, last_ckpt_time
         t = time.monotonic()
         state.elapsed_seconds = elapsed()
-        path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict)
-        protect = {Path(state.best_checkpoint)} if state.best_checkpoint else set()
-        prune_checkpoints(out_dir, cfg.save_total_limit, protect)
+        rngs = d.gather_objects(rng_state())  # every rank takes part
+        path = out_dir / f"checkpoint-{state.global_step}"
+        if d.is_main:
+            path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict, rngs)
+            protect = {Path(state.best_checkpoint)} if state.best_checkpoint else set()
+            prune_checkpoints(out_dir, cfg.save_total_limit, protect)
+        d.barrier()  # nobody goes on (or exits) before the checkpoint is published
         save_seconds = max(save_seconds, time.monotonic() - t)
         last_ckpt_time = time.monotonic()
-        progress.note(f"Checkpoint at {state.elapsed_seconds / 3600:.2f} hours ({reason}): {path}")
+        progress.note(f"Checkpoint at {format_duration(state.elapsed_seconds)} ({reason}): {path}")
         return path
 
     def margin() -> float:
@@ -271,7 +306,6 @@ def train(run) -> int:
         return max(safety.time_limit_margin_minutes * 60, 2 * save_seconds + 2 * step_seconds)
 
     # 5. the loop
-    exit_code, model_to_export = 0, None
     with GracefulStop() as stop:
         model.train()
         while state.global_step < total_steps and state.stop_reason is None:
@@ -281,35 +315,52 @@ def train(run) -> int:
                 state.epoch, state.micro_batch = state.epoch + 1, 0
                 continue
             step_start = time.monotonic()
-            window = plan[state.micro_batch:state.micro_batch + cfg.gradient_accumulation_steps]
+            window = plan[state.micro_batch:state.micro_batch + window_size]
             batches = [collate([[train_ex[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing)
                        for mb in window]
-            # Counted on the CPU tensors before they move: no device sync.
+            # Counted on the CPU tensors before they move: no device sync. Every rank sees the
+            # whole window, so the normaliser is global without communication.
             n_trained = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
             n_real = sum(int((b["sample_ids"] >= 0).sum()) for b in batches)
+            mine = batches[d.rank::d.world_size]
+            weight = 1.0
+            if not mine:  # short last window: take part in the all-reduce with a zero-weight pass
+                mine, weight = batches[:1], 0.0
             dom_w = None
             if model.moe_config is not None and cfg.domain_routing_anneal_steps > 0:
                 dom_w = model.moe_config.domain_routing_weight * max(
                     0.0, 1 - state.global_step / cfg.domain_routing_anneal_steps)
-            step_lm, step_loss = torch.zeros((), device=hw.device), torch.zeros((), device=hw.device)
-            for batch in batches:
-                batch = {k: v.to(hw.device, non_blocking=hw.pin_memory) for k, v in batch.items()}
-                with hw.autocast():
-                    out = model.forward_loss(batch, lm_denominator=max(n_trained, 1), domain_weight=dom_w,
-                                             aux_scale=1.0 / len(batches))
-                out["loss"].backward()
-                step_lm += out["lm_loss_sum"]
-                step_loss += out["loss"].detach()
+            step_lm = torch.zeros((), device=hw.device)
+            for k, batch in enumerate(mine):
+                batch = {key: v.to(hw.device, non_blocking=hw.pin_memory) for key, v in batch.items()}
+                with no_sync(wrapped, last_micro_batch=k == len(mine) - 1), hw.autocast():
+                    # DDP averages gradients over ranks; the scales make that equal a one-process
+                    # sum over the window.
+                    out = wrapped(batch, lm_denominator=max(n_trained, 1) / d.world_size, domain_weight=dom_w,
+                                  aux_scale=d.world_size / len(window))
+                    (out["loss"] * weight).backward()
+                step_lm += out["lm_loss_sum"] * weight
+                interval["loss"] += out["loss"].detach() * weight
                 for key, short in (("load_balancing_loss", "lb"), ("router_z_loss", "z"), ("domain_routing_loss", "dom")):
                     if key in out:
-                        interval[short] = interval[short] + out[key] / len(batches)
+                        interval[short] += out[key] * weight / len(window)
+                interval["has_dom"] |= "domain_routing_loss" in out
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            # One host sync per optimizer step: never apply a step built from NaN/inf.
-            if not bool(torch.isfinite(step_lm) & torch.isfinite(grad_norm)):
+            # One host sync per optimizer step (one all-reduce when distributed): never apply a
+            # step built from NaN/inf, and let every rank take the same stop/save decisions.
+            periodic_due = time.monotonic() - last_ckpt_time >= cfg.checkpoint_minutes * 60
+            over_budget = elapsed() + margin() >= budget_s
+            control = torch.stack([(~torch.isfinite(step_lm)).float(), (~torch.isfinite(grad_norm)).float(),
+                                   torch.tensor(float(stop.requested), device=hw.device),
+                                   torch.tensor(float(over_budget), device=hw.device),
+                                   torch.tensor(float(periodic_due), device=hw.device)])
+            bad_loss, bad_grad, signalled, over_budget, periodic_due = (
+                bool(x) for x in d.all_reduce_(control, op=torch.distributed.ReduceOp.MAX if d.enabled else None).tolist())
+            if bad_loss or bad_grad:
                 ids = sorted({train_ex[i].conv_id for mb in window for row in mb for i in row})
                 optimizer.zero_grad(set_to_none=True)
                 raise TrainingHalted(
-                    f"non-finite {'loss' if not torch.isfinite(step_lm) else 'gradient norm'} at step "
+                    f"non-finite {'loss' if bad_loss else 'gradient norm'} at step "
                     f"{state.global_step + 1} (epoch {state.epoch}, micro-batches {state.micro_batch}-"
                     f"{state.micro_batch + len(window) - 1}; conversations {', '.join(ids[:10])}); halted before "
                     "the optimizer step, nothing saved from it. Lower learning_rate or check these samples.",
@@ -320,12 +371,11 @@ def train(run) -> int:
             state.global_step += 1
             state.micro_batch += len(window)
             state.tokens_seen += n_real
-            interval["loss"] = interval["loss"] + step_loss
-            interval["lm_sum"] = interval["lm_sum"] + step_lm
+            interval["lm_sum"] += step_lm
+            interval["grad_norm"] += grad_norm.detach()
             interval["tokens"] += n_trained
-            interval["steps"] += 1
-            interval["grad_norm"] = interval["grad_norm"] + grad_norm.detach()
             interval["all_tokens"] += n_real
+            interval["steps"] += 1
             took = time.monotonic() - step_start
             step_seconds = 0.9 * step_seconds + 0.1 * took if step_seconds else took
             if state.micro_batch >= len(plan):
@@ -335,9 +385,11 @@ def train(run) -> int:
             if state.global_step % cfg.logging_steps == 0 or state.global_step == total_steps:
                 n = interval["steps"]
                 dt = max(time.monotonic() - interval["t0"], 1e-9)
+                sums = d.all_reduce_(torch.stack([interval[k] for k in ("loss", "lm_sum", "lb", "z", "dom")]))
+                loss_sum, lm_sum, lb, zl, dom = sums.tolist()
                 metrics = {
-                    "train/loss": float(interval["loss"]) / n,
-                    "train/lm_loss": float(interval["lm_sum"]) / max(interval["tokens"], 1),
+                    "train/loss": loss_sum / n / d.world_size,  # each rank scaled its share by world_size
+                    "train/lm_loss": lm_sum / max(interval["tokens"], 1),
                     "train/learning_rate": scheduler.get_last_lr()[0],
                     "train/grad_norm": float(interval["grad_norm"]) / n,
                     "train/tokens_per_second": interval["all_tokens"] / dt,
@@ -346,10 +398,13 @@ def train(run) -> int:
                     "time/remaining_hours": max(0.0, budget_s - elapsed()) / 3600,
                 }
                 if model.moe_config is not None:
-                    metrics |= {"train/load_balancing_loss": float(interval["lb"]) / n,
-                                "train/router_z_loss": float(interval["z"]) / n}
-                    if torch.is_tensor(interval["dom"]):
-                        metrics["train/domain_routing_loss"] = float(interval["dom"]) / n
+                    metrics |= {"train/load_balancing_loss": lb / n, "train/router_z_loss": zl / n}
+                    if interval["has_dom"]:
+                        metrics["train/domain_routing_loss"] = dom / n
+                    if d.enabled:
+                        for t in (stats.assign_counts, stats.entropy_sum, stats.tokens, stats.confusion):
+                            if t is not None:
+                                d.all_reduce_(t)
                     metrics |= routing_metrics(stats.summary(), domains)
                     stats.reset()
                 if hw.device.type == "cuda":
@@ -360,7 +415,7 @@ def train(run) -> int:
                 progress.update(state.global_step, metrics, elapsed())
                 interval = new_interval()
 
-            # evaluation, best model, early stopping
+            # evaluation, best model, early stopping (every rank evaluates the same data: same result)
             saved_now = False
             if val_ex and (state.global_step % eval_every == 0 or state.global_step == total_steps):
                 if model.context is not None:
@@ -385,28 +440,30 @@ def train(run) -> int:
                     if 0 < cfg.early_stopping_patience <= state.evals_without_improvement:
                         state.stop_reason = "early_stopping"
 
-            # time budget, signals, periodic checkpoints
-            if state.stop_reason is None and elapsed() + margin() >= budget_s and state.global_step < total_steps:
+            # time budget, signals, periodic checkpoints (decided together above)
+            if state.stop_reason is None and over_budget and state.global_step < total_steps:
                 state.stop_reason = "time_budget"
-            if stop.requested:
-                state.stop_reason = f"signal_{stop.signal_name}"
-            periodic = (cfg.save_steps > 0 and state.global_step % cfg.save_steps == 0) or \
-                (time.monotonic() - last_ckpt_time >= cfg.checkpoint_minutes * 60)
-            if not saved_now and (periodic or state.stop_reason in ("time_budget", f"signal_{stop.signal_name}")):
+            if signalled:
+                state.stop_reason = f"signal_{stop.signal_name or 'SIGTERM'}"
+            periodic = periodic_due or (cfg.save_steps > 0 and state.global_step % cfg.save_steps == 0)
+            if not saved_now and (periodic or state.stop_reason in ("time_budget", "signal_SIGTERM", "signal_SIGINT")):
                 checkpoint(state.stop_reason or "periodic")
 
         if state.stop_reason is None:
             state.stop_reason = "completed"
     progress.close()
 
-    # 6. export
+    # 6. export (rank 0)
     state.elapsed_seconds = elapsed()
     if state.stop_reason.startswith("signal_"):
-        exit_code = stop.exit_code
-        say(f"Stopped by {stop.signal_name} at step {state.global_step}: checkpoint saved in {out_dir}; "
-            f"resume with --resume_from_checkpoint latest")
+        name = state.stop_reason.removeprefix("signal_")
+        exit_code = 128 + getattr(signal, name).value
+        echo(f"Stopped by {name} at step {state.global_step}: checkpoint saved in {out_dir}; "
+             f"resume with --resume_from_checkpoint latest")
         logger.finish(exit_code=exit_code)
         return exit_code
+    if not d.is_main:
+        return 0
     if state.best_checkpoint and state.best_step != state.global_step and Path(state.best_checkpoint).is_dir():
         best = Path(state.best_checkpoint)
         from peft import set_peft_model_state_dict
@@ -420,14 +477,10 @@ def train(run) -> int:
         exported = f"final weights (step {state.global_step})"
     save_trained(model, tokenizer, out_dir)
     save_run_config(run, out_dir / "run_config")
-    plots = []
-    final_routing = {}
+    plots, final_eval, final_routing = [], {}, {}
     if val_ex:
-        ev = evaluate(model, val_ex, hw, cfg, pad_id, packing)
-        final_routing = ev.pop("_routing", {})
-        final_eval = ev
-    else:
-        final_eval = {}
+        final_eval = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+        final_routing = final_eval.pop("_routing", {})
     if final_routing:
         plots.append(plot_expert_usage_heatmap(np.array(final_routing["usage_per_layer"]), domains,
                                                out_dir / "expert_usage.png",
@@ -441,17 +494,17 @@ def train(run) -> int:
         "exported": exported, "best_val_loss": state.best_metric, "best_step": state.best_step,
         "final_eval": final_eval, "routing": final_routing, "parameters": counts,
         "data": data.report.to_dict() if hasattr(data.report, "to_dict") else None,
-        "hardware": hw.description, "wandb_run_id": logger.run_id,
+        "seconds_per_step": step_seconds, "hardware": hw.description, "world_size": d.world_size, "wandb_run_id": logger.run_id,
         "wandb_run_dir": str(logger.run_dir) if logger.run_dir else None,
         "history": state.history,
     }
     (out_dir / "training_report.json").write_text(json.dumps(report, indent=1, default=str))
-    logger.log_summary({"stop_reason": state.stop_reason, **{k: v for k, v in final_eval.items()}})
+    logger.log_summary({"stop_reason": state.stop_reason, **final_eval})
     logger.finish(exit_code=0)
     why = {"completed": "all steps done", "early_stopping": f"early stopping (no improvement in "
-           f"{cfg.early_stopping_patience} evaluations)", "time_budget": f"time budget of {cfg.max_hours} h "
-           "nearly used (resume with --resume_from_checkpoint latest to continue)"}[state.stop_reason]
+           f"{cfg.early_stopping_patience} evaluations)", "time_budget": f"time budget of "
+           f"{format_duration(budget_s)} nearly used (resume with --resume_from_checkpoint latest to continue)"}[state.stop_reason]
     say(f"Stopped: {why}. Exported {exported} to {out_dir}/: adapter_config.json, adapter_model.safetensors"
         f"{', moe_layers.pt' if model.moe_config else ''}, moe_config.json, tokenizer, training_report.json, "
         f"{', '.join(Path(p).name for p in plots)}")
-    return exit_code
+    return 0

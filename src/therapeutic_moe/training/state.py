@@ -22,6 +22,7 @@ class TrainState:
     evals_without_improvement: int = 0
     wandb_run_id: str | None = None
     data_fingerprint: str | None = None
+    window_size: int | None = None  # micro-batches per optimizer step (accumulation × processes)
     stop_reason: str | None = None
     resumes: int = 0
     history: list[dict] = field(default_factory=list)  # logged metric rows, for plots
