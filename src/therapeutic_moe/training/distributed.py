@@ -87,9 +87,9 @@ def wrap_for_training(model: nn.Module, d: Dist, device: torch.device) -> nn.Mod
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    # static_graph: the same parameters are used in every step (all experts take part in the
-    # stacked GEMMs, unchosen ones with gate 0), which also makes gradient checkpointing work.
-    return DDP(module, device_ids=ids, static_graph=True)
+    # Every trainable parameter is used in every step (all experts take part in the stacked
+    # GEMMs, unchosen ones with gate 0), so no unused-parameter search is needed.
+    return DDP(module, device_ids=ids, find_unused_parameters=False)
 
 
 def no_sync(wrapped: nn.Module, last_micro_batch: bool):
