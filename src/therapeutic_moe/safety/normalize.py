@@ -118,7 +118,10 @@ def normalize(text: str) -> str:
     text = _HYPHEN_IN_WORD.sub(" ", text)
     text = _RUNS.sub(r"\1\1", text)
     text = _TOKEN.sub(_fix_token, text)
-    text = re.sub(r"[ \t]+", " ", text)
+    # One space or one newline per gap keeps every "\s+" in a rule to a single character,
+    # which is what bounds the length of an output-rule match.
+    text = re.sub(r"[^\S\n]*\n\s*", "\n", text)
+    text = re.sub(r"[^\S\n]+", " ", text)
     return text.strip()
 
 

@@ -1,0 +1,30 @@
+"""The safety layer on real counselling transcripts: crisis talk is rare there, and
+therapists never give method details, so both rates must stay low."""
+
+from __future__ import annotations
+
+import json
+
+from therapeutic_moe.safety import SafetyLayer
+
+
+def _turns(shared_data, speaker: str) -> list[str]:
+    turns = []
+    for path in sorted(shared_data.glob("annomi_*.json")):
+        for conv in json.loads(path.read_text())["conversations"]:
+            turns += [line.split(":", 1)[1].strip() for line in conv["text"].split("\n") if line.startswith(speaker + ":")]
+    return turns
+
+
+def test_client_turns_rarely_fire_and_therapist_turns_are_never_blocked(shared_data):
+    client, therapist = _turns(shared_data, "Client"), _turns(shared_data, "Therapist")
+    if not client:
+        import pytest
+
+        pytest.skip("no annomi_*.json transcripts in the shared data")
+    layer = SafetyLayer()
+    fired = sum(layer.check_user_message([{"role": "user", "content": t}]).is_crisis for t in client)
+    blocked = sum(not layer.screen_output(t).allowed for t in therapist)
+    # Measured 2026-11-24: 5 of 4817 client turns (3 of them real self-harm talk), 0 of 4882.
+    assert fired / len(client) <= 0.005
+    assert blocked / len(therapist) <= 0.001
