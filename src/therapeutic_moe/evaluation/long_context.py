@@ -1,0 +1,69 @@
+"""Perplexity by context length on long sessions.
+
+For each length L the longest conversations are cut into non-overlapping windows of exactly
+L tokens (a session of 2.5 L tokens gives 2 windows) and every therapist token in a window is
+scored with the window as its only context. Longer windows give the model more history per
+token, so a model that uses long context well shows falling perplexity as L grows; the
+number of windows per length is reported because few windows make a noisy number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from therapeutic_moe.evaluation.scoring import IGNORE, score_sequences
+
+
+@dataclass
+class Window:
+    """A slice of one tokenized conversation."""
+
+    input_ids: list[int] = field(metadata={"help": "Token ids of the slice."})
+    labels: list[int] = field(metadata={"help": "Labels of the slice (-100 where no loss is taken)."})
+    conv_id: str = field(default="", metadata={"help": "Conversation the slice was cut from."})
+    domain: int = field(default=-1, metadata={"help": "Expert index of the conversation's domain, -1 if none."})
+
+
+def context_windows(sequences: Sequence, length: int, max_windows: int) -> list[Window]:
+    """Up to ``max_windows`` windows of ``length`` tokens, taken from the longest sequences first."""
+    out: list[Window] = []
+    for seq in sorted(sequences, key=lambda s: -len(s.input_ids)):
+        ids, labels = list(seq.input_ids), list(seq.labels)
+        if len(ids) < length:
+            break  # sorted: every later sequence is shorter
+        for start in range(0, len(ids) - length + 1, length):
+            piece = labels[start:start + length]
+            # labels[0] of a window is never a target (nothing precedes it), so it needs one more.
+            if sum(1 for x in piece[1:] if x != IGNORE) == 0:
+                continue
+            out.append(Window(ids[start:start + length], piece, str(getattr(seq, "conv_id", "")),
+                              int(getattr(seq, "domain", -1) if getattr(seq, "domain", -1) is not None else -1)))
+            if len(out) >= max_windows:
+                return out
+    return out
+
+
+def perplexity_by_length(model, sequences: Sequence, lengths: Sequence[int], *, pad_id: int,
+                         max_windows: int = 16, max_batch_tokens: int = 16384, progress: bool = False,
+                         label: str = "") -> list[dict]:
+    """One row per length: windows, conversations, scored tokens, loss and perplexity (None if no window)."""
+    rows = []
+    for length in lengths:
+        windows = context_windows(sequences, length, max_windows)
+        row = {"length": int(length), "windows": len(windows), "conversations": len({w.conv_id for w in windows}),
+               "tokens": 0, "loss": None, "perplexity": None}
+        if windows:
+            scores = list(score_sequences(model, windows, pad_id=pad_id, max_batch_tokens=max(max_batch_tokens, length),
+                                          progress=progress, desc=f"{label}ctx {length}"))
+            total = sum(s.loss_sum for s in scores)
+            tokens = sum(s.n_tokens for s in scores)
+            row["tokens"] = tokens
+            if tokens:
+                row["loss"] = total / tokens
+                row["perplexity"] = math.exp(row["loss"])
+        else:
+            row["note"] = f"no conversation is {length} tokens long"
+        rows.append(row)
+    return rows

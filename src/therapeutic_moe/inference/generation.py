@@ -1,0 +1,109 @@
+"""A token-by-token generation loop with KV cache that also reports each token's routing.
+
+HF ``generate`` hides the per-step forward, so the routing trace of a step could not be tied
+to the token it produced; this loop is short, streams naturally, and holds a lock only for
+the duration of one forward step, so several replies can interleave on one model without
+mixing their routing traces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+
+from therapeutic_moe.inference.routing import last_position_gates
+
+
+@dataclass
+class SamplingParams:
+    """How to pick the next token."""
+
+    max_new_tokens: int = field(default=256, metadata={"help": "Most tokens to generate."})
+    temperature: float = field(default=0.7, metadata={"help": "Softmax temperature; 0 = greedy (argmax)."})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling: smallest token set with this much mass."})
+    seed: int | None = field(default=None, metadata={"help": "Random seed for reproducible sampling."})
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+            problems.append(f"max_new_tokens={self.max_new_tokens!r} must be a whole number >= 1")
+        if not 0.0 <= float(self.temperature) <= 5.0:
+            problems.append(f"temperature={self.temperature!r} must be between 0 and 5")
+        if not 0.0 < float(self.top_p) <= 1.0:
+            problems.append(f"top_p={self.top_p!r} must be in (0, 1]")
+        if problems:
+            from therapeutic_moe.errors import UserError
+
+            raise UserError("; ".join(problems))
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
+    """One token id from a [V] logit vector."""
+    logits = logits.float()
+    if temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        # Keep a token while the mass BEFORE it is below top_p: the top token always stays.
+        keep = (sorted_probs.cumsum(0) - sorted_probs) < top_p
+        sorted_probs = sorted_probs * keep
+        probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+
+
+def stop_token_ids(tokenizer, model) -> set[int]:
+    """End-of-turn ids: the tokenizer's eos, the generation config's eos, and ChatML's <|im_end|>."""
+    ids = set()
+    for value in (getattr(tokenizer, "eos_token_id", None),
+                  getattr(getattr(model.base, "generation_config", None), "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != getattr(tokenizer, "unk_token_id", None):
+        ids.add(im_end)
+    return ids
+
+
+def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_ids: set[int], *,
+                   step_lock: threading.Lock | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, torch.Tensor | None]]:
+    """Yield (token id, [layers, experts] gates that produced it) until a stop token or the limit.
+
+    The stop token itself is yielded too (callers leave it out of the text).
+    """
+    device = next(model.parameters()).device
+    ctx = model.context
+    num_layers = len(model.moe_layers)
+    generator = None
+    if params.seed is not None:
+        generator = torch.Generator(device=device).manual_seed(int(params.seed))
+    ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    past = None
+    lock = step_lock or nullcontext()
+    for _ in range(params.max_new_tokens):
+        if should_stop is not None and should_stop():
+            return
+        with lock, torch.inference_mode():
+            trace = None
+            if ctx is not None:
+                ctx.trace = trace = []
+            try:
+                # logits_to_keep=1: the prompt's full [T, vocab] logits would be wasted work.
+                out = model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1)
+            finally:
+                if ctx is not None:
+                    ctx.trace = None
+            past = out.past_key_values
+            gates = last_position_gates(trace, num_layers) if trace else None
+            token = sample_next(out.logits[0, -1], params.temperature, params.top_p, generator)
+        yield token, (gates.cpu() if gates is not None else None)
+        if token in stop_ids:
+            return
+        ids = torch.tensor([[token]], dtype=torch.long, device=device)

@@ -1,0 +1,121 @@
+"""The seam between replies and the safety layer (``therapeutic_moe.safety``).
+
+Chat, the Python API and the server all talk to the safety layer only through this file:
+crisis check before generation, crisis reply, output screening for whole and streamed
+replies, and the counters for /metrics. Streamed text is screened by the safety layer's
+stream screen, which may hold text back or change it; ``ScreenedStream`` keeps the routing
+pieces aligned with the text actually released, so colours never carry withheld text.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+from therapeutic_moe.errors import ConfigError
+from therapeutic_moe.inference.routing import TokenRouting
+
+
+class SafetyBridge:
+    def __init__(self, layer):
+        self.layer = layer
+
+    @classmethod
+    def create(cls, safety_cfg=None, event_sink=None) -> "SafetyBridge":
+        try:
+            from therapeutic_moe.safety import SafetyLayer
+        except ImportError as exc:
+            raise ConfigError(
+                f"the safety layer is not available in this installation ({exc}); refusing to serve replies "
+                "without crisis detection") from None
+        return cls(SafetyLayer(safety_cfg, event_sink=event_sink))
+
+    def check(self, messages: list[dict]):
+        """The CrisisAssessment when the conversation needs the crisis reply, else None."""
+        assessment = self.layer.check_user_message(messages)
+        return assessment if assessment is not None and assessment.is_crisis else None
+
+    def crisis_reply(self, assessment) -> str:
+        return self.layer.crisis_reply(assessment)
+
+    def stream_screen(self) -> "ScreenedStream":
+        return ScreenedStream(self.layer.stream_screen())
+
+    @property
+    def counters(self) -> dict:
+        counters = getattr(self.layer, "counters", None) or {}
+        return dict(counters) if not hasattr(counters, "to_dict") else counters.to_dict()
+
+
+class ScreenedStream:
+    """Feeds generated pieces through a stream screen and yields what it releases as chunks.
+
+    The screen's contract: ``feed(text) -> released text``, ``finish() -> released text``,
+    ``blocked`` (bool) and ``reasons``; released text is normally the fed text, possibly later,
+    but may differ (redacted or replaced).
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+        self._pending: deque[TokenRouting] = deque()
+        self.routing: list[TokenRouting] = []  # pieces as shown; their texts join to ``text``
+        self.text = ""
+
+    @property
+    def blocked(self) -> bool:
+        return bool(getattr(self.inner, "blocked", False))
+
+    @property
+    def reasons(self) -> list[str]:
+        return list(getattr(self.inner, "reasons", []) or [])
+
+    def feed(self, piece: str, entry: TokenRouting | None):
+        if entry is not None:
+            self._pending.append(replace(entry))
+        elif piece and self._pending:
+            self._pending[-1].text += piece  # a flushed tail belongs to the last token
+        return self._release(lambda: self.inner.feed(piece) if piece else "")
+
+    def finish(self):
+        return self._release(self.inner.finish)
+
+    def _release(self, step):
+        from therapeutic_moe.inference.assistant import ReplyChunk
+
+        was_blocked = self.blocked
+        released = step()
+        if not released:
+            return []
+        if self.blocked and not was_blocked:
+            # The screen cut the reply: what it releases now is its safe reply, which no
+            # expert wrote, and the withheld pieces are never shown.
+            self._pending.clear()
+            self.text += released
+            shown = [TokenRouting(text=released, expert=-1, domain="", weights=[], layer_experts=[])]
+            self.routing.extend(shown)
+            return [ReplyChunk(text=released, routing=shown)]
+        self.text += released
+        shown: list[TokenRouting] = []
+        rest = released
+        while rest and self._pending:
+            head = self._pending[0]
+            if head.text and rest.startswith(head.text):
+                shown.append(self._pending.popleft())
+                rest = rest[len(head.text):]
+            elif head.text.startswith(rest):
+                shown.append(replace(head, text=rest))
+                head.text = head.text[len(rest):]
+                rest = ""
+            elif not head.text:
+                self._pending.popleft()
+            else:
+                # The screen changed the text: colour it by the first withheld token and treat
+                # the withheld pieces as spent.
+                shown.append(replace(head, text=rest))
+                self._pending.clear()
+                rest = ""
+        if rest:  # text no generated token stands for (expert -1), e.g. a replacement notice
+            shown.append(TokenRouting(text=rest, expert=-1, domain="", weights=[], layer_experts=[]))
+        shown = [r for r in shown if r.text]
+        self.routing.extend(shown)
+        return [ReplyChunk(text=released, routing=shown)]

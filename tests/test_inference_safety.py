@@ -1,0 +1,79 @@
+"""The real safety layer around replies: crisis before generation, screening of the output."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+import torch
+
+from test_inference_helpers import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
+
+pytestmark = pytest.mark.skipif(not real_safety_available(), reason="safety layer not installed")
+
+
+def unsafe_output_probe() -> str:
+    """A generated text the safety layer must block, from the package's own probe set."""
+    probes = json.loads(resources.files("therapeutic_moe.safety").joinpath("probes.json").read_text())
+    return next(p["text"] for p in probes["outputs"] if p["unsafe"] and p["split"] == "dev")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    return load_assistant(make_model_dir(tmp_path_factory.mktemp("safety")), safety=True)
+
+
+def fake_generation(tokenizer, text):
+    """Make the model 'generate' exactly ``text`` (one char-token at a time), expert 1 throughout."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    gates = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+
+    def steps(model, prompt_ids, params, stop_ids, **kwargs):
+        for token in ids:
+            yield token, gates
+
+    return steps
+
+
+def test_crisis_gets_the_configured_reply_and_no_generation(assistant):
+    calls = []
+    original = assistant.model.forward
+    assistant.model.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        reply = assistant.reply([{"role": "user", "content": CRISIS_TEXT}])
+        chunks = list(assistant.reply([{"role": "user", "content": CRISIS_TEXT}], stream=True))
+    finally:
+        assistant.model.forward = original
+    assert calls == []
+    assert reply.crisis.is_crisis and reply.finish_reason == "crisis" and reply.routing == []
+    assert "988" in reply.text and reply.usage.completion_tokens == 0
+    assert len(chunks) == 1 and chunks[0].text == reply.text and chunks[0].reply.crisis.is_crisis
+    assert assistant.safety.counters.get("crisis_detected", 0) >= 2
+
+
+def test_ordinary_message_is_answered(assistant):
+    reply = assistant.reply([{"role": "user", "content": "Work has been stressful this week."}], max_new_tokens=6)
+    assert reply.crisis is None and reply.usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_unsafe_generated_text_is_replaced_and_never_shown(assistant, monkeypatch, stream):
+    import therapeutic_moe.inference.assistant as module
+
+    probe = unsafe_output_probe()
+    safe_intro = "I hear you. "
+    monkeypatch.setattr(module, "generate_steps", fake_generation(assistant.tokenizer, safe_intro + probe))
+    messages = [{"role": "user", "content": "tell me something"}]
+    if stream:
+        chunks = list(assistant.reply(messages, max_new_tokens=400, stream=True))
+        reply = chunks[-1].reply
+        shown = "".join(c.text for c in chunks)
+    else:
+        reply = assistant.reply(messages, max_new_tokens=400)
+        shown = reply.text
+    assert reply.finish_reason == "content_filter" and reply.screen_reasons
+    assert shown == reply.text and probe not in shown and "988" in shown
+    assert "".join(r.text for r in reply.routing) == reply.text
+    assert reply.routing[-1].expert == -1  # the safe reply is not coloured as generated
+    assert all(r.expert == 1 for r in reply.routing[:-1])
