@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from therapeutic_moe.safety.defaults import SafetyDefaults
+
 import string
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -10,17 +12,9 @@ from therapeutic_moe.config.validation import Problem, validate_in_post_init
 
 PII_KINDS = ["email", "phone", "url", "address", "date_of_birth", "id_number", "name"]
 
-DEFAULT_CRISIS_REPLY = (
-    "I'm really sorry you're going through this, and I'm glad you told me. What you're "
-    "feeling matters, and you don't have to face it alone. Please reach out to someone who "
-    "can help right now:\n{resources}\nIf you can, let someone you trust know how you're "
-    "feeling, and stay with them. I'm here to keep talking with you."
-)
-
-DEFAULT_CRISIS_RESOURCES = [
-    "US: call or text 988 (988 Suicide & Crisis Lifeline), available 24/7.",
-    "If you are in immediate danger, call your local emergency number (911 in the US, 112 in the EU, 999 in the UK).",
-]
+# One source for the crisis text: the safety layer's own defaults (a light, torch-free module).
+DEFAULT_CRISIS_REPLY = SafetyDefaults.CRISIS_REPLY_TEMPLATE
+DEFAULT_CRISIS_RESOURCES = list(SafetyDefaults.CRISIS_RESOURCES)
 
 
 @dataclass
