@@ -1,0 +1,33 @@
+"""Data pipeline: transcripts and chat records → scrubbed, windowed, labelled training examples.
+
+Light to import (no torch): the collators live in ``therapeutic_moe.data.collate`` and are
+loaded on first use of their names here.
+"""
+
+from therapeutic_moe.data.chat_render import FALLBACK_CHAT_TEMPLATE, IGNORE_INDEX, encode_chat
+from therapeutic_moe.data.domains import resolve_topic_map
+from therapeutic_moe.data.formats import load_conversations
+from therapeutic_moe.data.packing import packing_efficiency, padding_efficiency, plan_packed_batches
+from therapeutic_moe.data.pii import PII_KINDS, PiiScrubber
+from therapeutic_moe.data.prepare import PreparedData, bundled_sample_path, prepare_datasets
+from therapeutic_moe.data.report import DataReport
+from therapeutic_moe.data.settings import DataSettings
+from therapeutic_moe.data.split import dedupe, split_conversations
+from therapeutic_moe.data.transcript import Speakers, parse_transcript
+from therapeutic_moe.data.types import Conversation, Example, Turn
+
+__all__ = [
+    "Conversation", "DataReport", "DataSettings", "Example", "FALLBACK_CHAT_TEMPLATE", "IGNORE_INDEX",
+    "PII_KINDS", "PackedCollator", "PaddedCollator", "PiiScrubber", "PreparedData", "Speakers", "Turn",
+    "bundled_sample_path", "dedupe", "encode_chat", "load_conversations", "packing_efficiency",
+    "padding_efficiency", "parse_transcript", "plan_packed_batches", "prepare_datasets", "resolve_topic_map",
+    "split_conversations",
+]
+
+
+def __getattr__(name: str):
+    if name in ("PackedCollator", "PaddedCollator"):
+        from therapeutic_moe.data import collate
+
+        return getattr(collate, name)
+    raise AttributeError(f"module 'therapeutic_moe.data' has no attribute {name!r}")

@@ -1,0 +1,84 @@
+"""PII scrubbing: each kind is replaced by its typed placeholder, ordinary text is left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from therapeutic_moe.data import PiiScrubber, load_conversations
+from therapeutic_moe.errors import ConfigError
+
+# (text, expected after scrubbing, kinds counted)
+CASES = [
+    ("write to me at jo.smith+notes@example.co.uk today", "write to me at [EMAIL] today", {"email": 1}),
+    ("my blog is https://example.com/blog?page=2.", "my blog is [URL].", {"url": 1}),
+    ("see www.example.org or janedoe.net.", "see [URL] or [URL].", {"url": 2}),
+    ("call (555) 123-4567 or 555.987.6543", "call [PHONE] or [PHONE]", {"phone": 2}),
+    ("my cell is +44 20 7946 0958, landline 0161 496 0000", "my cell is [PHONE], landline [PHONE]", {"phone": 2}),
+    ("text 555-0199 tonight", "text [PHONE] tonight", {"phone": 1}),
+    ("my SSN is 123-45-6789", "my SSN is [ID]", {"id": 1}),
+    ("card 4111 1111 1111 1111 expired", "card [ID] expired", {"id": 1}),
+    ("my member ID is AB123456 and passport number: X9876543", "my member ID is [ID] and passport number: [ID]",
+     {"id": 2}),
+    ("I was born on 03/14/1988 in a small town", "I was born on [DOB] in a small town", {"dob": 1}),
+    ("DOB: 1990-02-01. My birthday is March 3rd", "DOB: [DOB]. My birthday is [DOB]", {"dob": 2}),
+    ("I live at 42 Elm Street, Springfield now", "I live at [ADDRESS] now", {"address": 1}),
+    ("moved to 1200 W 5th Avenue Apt 3B, Denver, CO 80204 last year", "moved to [ADDRESS] last year",
+     {"address": 1}),
+    ("send it to P.O. Box 1234 please", "send it to [ADDRESS] please", {"address": 1}),
+    ("we live on Maple Grove Lane", "we live on [ADDRESS]", {"address": 1}),
+    ("Hi, my name is Sarah Johnson.", "Hi, my name is [NAME].", {"name": 1}),
+    ("my name is priya and I'm tired", "my name is [NAME] and I'm tired", {"name": 1}),
+    ("Thanks, Maria. How has Tom been?", "Thanks, [NAME]. How has [NAME] been?", {"name": 2}),
+    ("Dr. Okafor said my boss Gregory was wrong", "Dr. [NAME] said my boss [NAME] was wrong", {"name": 2}),
+    ("I'm Will and this is Hope.", "I'm [NAME] and this is [NAME].", {"name": 2}),
+    ("Is that okay with you, Zephyrine?", "Is that okay with you, [NAME]?", {"name": 1}),
+]
+
+UNTOUCHED = [
+    "I feel hopeless and angry at my mother.",
+    "Will I ever feel better? Hope helps. Grace is a virtue. May I ask something?",
+    "See you next Tuesday at 10:30. I took 20 mg in 2019 and paid $1,500.",
+    "I'm Catholic, I'm American, and I'm so tired.",
+    "My mom said it would pass. Okay, Yeah.",
+    "Therapist and Client both agreed, Doctor.",
+    "I was born in 1988 and I'm 36 years old.",
+]
+
+
+@pytest.mark.parametrize("text, expected, counts", CASES, ids=[c[1][:40] for c in CASES])
+def test_scrubs_each_kind(text, expected, counts):
+    scrubber = PiiScrubber()
+    assert scrubber.scrub(text) == expected
+    assert dict(scrubber.counts) == counts
+
+
+@pytest.mark.parametrize("text", UNTOUCHED)
+def test_ordinary_text_is_untouched(text):
+    scrubber = PiiScrubber()
+    assert scrubber.scrub(text) == text
+    assert not scrubber.counts
+
+
+def test_only_selected_kinds_run():
+    scrubber = PiiScrubber(kinds=("email",))
+    assert scrubber.scrub("Thanks, Maria. a@b.example.com 555-0199") == "Thanks, Maria. [EMAIL] 555-0199"
+
+
+def test_unknown_kind_is_a_config_error_with_suggestion():
+    with pytest.raises(ConfigError, match="unknown kind.*'emails'.*Did you mean 'email'"):
+        PiiScrubber(kinds=("emails",))
+
+
+def test_speaker_labels_survive_and_roles_stay(tmp_path):
+    # A user who labels turns with a first name: the label is configuration, never scrubbed,
+    # while the same name inside a turn is.
+    from therapeutic_moe.data.transcript import Speakers
+
+    path = tmp_path / "d.json"
+    path.write_text('{"conversations": [{"text": "Therapist: Hello Maria, welcome.\\nMaria: Hi, I am Maria."}]}')
+    conv = load_conversations(path, Speakers(user=("Maria",)))[0]
+    scrubbed = PiiScrubber().scrub_conversation(conv)
+    assert [t.role for t in scrubbed.turns] == ["assistant", "user"]
+    assert scrubbed.turns[0].content == "Hello [NAME], welcome."
+    assert scrubbed.turns[1].content == "Hi, I am [NAME]."
+    assert conv.turns[0].content == "Hello Maria, welcome."  # the input is not modified in place
