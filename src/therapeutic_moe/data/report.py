@@ -87,8 +87,8 @@ class DataReport:
                 lines.append(f"  {label:>12} | {bar:<40} {count}")
         lines += [
             f"windows:        {self.train_examples} train + {self.val_examples} validation at max_seq_length "
-            f"{self.max_seq_length}; {self.multi_window_conversations} conversations needed 2+ windows; "
-            f"{self.trained_tokens} trained tokens",
+            f"{self.max_seq_length}; conversations cut into 2+ windows: {self.multi_window_conversations}; "
+            f"trained tokens: {self.trained_tokens}",
             f"dropped:        {self.dropped}" + (" (" + ", ".join(f"{k}: {v}" for k, v in sorted(self.drops.items())
                                                           if v) + ")" if self.dropped else ""),
             "domains:        " + (", ".join(f"{k}: {v}" for k, v in self.domains.items()) or "-"),
