@@ -144,6 +144,7 @@ def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequ
     result["targets_for"] = "adapted" if result["adapted"] else "base"
     main = result["adapted"] or result["base"] or {}
     routing = result["routing"] or {}
+    note = "not measured: the base model has no router" if not adapted else "model has no experts"
     result["targets"] = check_targets(main.get("loss"), main.get("perplexity"), routing.get("usage_overall"),
-                                      routing.get("routing_entropy"))
+                                      routing.get("routing_entropy"), no_routing_note=note)
     return result
