@@ -42,9 +42,9 @@ def test_json_report_config_and_flags(tmp_path, capsys, use_tiny_tokenizer):
                               for i, topic in enumerate(["anxiety", "parenting", "lgbtq", "other"])))
     config = tmp_path / "moe_training_config.json"
     config.write_text(json.dumps({"topic_to_domain": "counselchat", "base_model": "my/model", "num_train_epochs": 3}))
-    assert main(["data", "check", str(data), "--json", "--config", str(config), "--max-seq-length", "256"]) == 0
+    assert main(["data", "check", str(data), "--json", "--config", str(config), "--max-seq-length", "512"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["max_seq_length"] == 256 and report["refusal"] is None
+    assert report["max_seq_length"] == 512 and report["refusal"] is None
     assert report["domains"] == {"mental_health": 1, "bias_detection": 1, "general_therapeutic": 1, "none": 1}
     assert report["conversation_tokens"]["count"] == 4 and report["dropped"] == 0
     assert use_tiny_tokenizer == ["my/model"]
@@ -75,7 +75,7 @@ def test_too_many_drops_prints_the_report_then_exits_2(tmp_path, capsys, use_tin
     path = tmp_path / "long.json"
     path.write_text(json.dumps({"conversations": [{"text": f"Client: hi {i}\nTherapist: " + "word " * 200}
                                                   for i in range(3)]}))
-    assert main(["data", "check", str(path), "--max-seq-length", "400"]) == 2
+    assert main(["data", "check", str(path), "--max-seq-length", "600"]) == 2
     captured = capsys.readouterr()
     assert "turn_too_long: 3" in captured.out
     assert "3 of 3 samples would be dropped" in captured.err

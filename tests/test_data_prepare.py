@@ -39,7 +39,7 @@ def test_bundled_sample_is_the_default_and_is_complete(tmp_path, monkeypatch, ti
     assert report.conversations == 60 and report.duplicates_removed == 0
     assert report.train_conversations + report.val_conversations == 60 and report.val_conversations >= 3
     assert set(report.domains) == set(DOMAINS) and min(report.domains.values()) >= 10
-    assert report.pii == {"email": 2, "phone": 2, "address": 1, "dob": 1, "name": 8}
+    assert report.pii == {"email": 2, "phone": 2, "address": 1, "date_of_birth": 1, "name": 8}
     assert report.multi_window_conversations >= 1 and report.dropped == 0
     assert len(data.train) == report.train_examples and data.val
     assert all(len(ex) <= 2048 and -1 <= ex.domain < 4 for ex in data.train + data.val)

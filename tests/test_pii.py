@@ -15,12 +15,12 @@ CASES = [
     ("call (555) 123-4567 or 555.987.6543", "call [PHONE] or [PHONE]", {"phone": 2}),
     ("my cell is +44 20 7946 0958, landline 0161 496 0000", "my cell is [PHONE], landline [PHONE]", {"phone": 2}),
     ("text 555-0199 tonight", "text [PHONE] tonight", {"phone": 1}),
-    ("my SSN is 123-45-6789", "my SSN is [ID]", {"id": 1}),
-    ("card 4111 1111 1111 1111 expired", "card [ID] expired", {"id": 1}),
+    ("my SSN is 123-45-6789", "my SSN is [ID]", {"id_number": 1}),
+    ("card 4111 1111 1111 1111 expired", "card [ID] expired", {"id_number": 1}),
     ("my member ID is AB123456 and passport number: X9876543", "my member ID is [ID] and passport number: [ID]",
-     {"id": 2}),
-    ("I was born on 03/14/1988 in a small town", "I was born on [DOB] in a small town", {"dob": 1}),
-    ("DOB: 1990-02-01. My birthday is March 3rd", "DOB: [DOB]. My birthday is [DOB]", {"dob": 2}),
+     {"id_number": 2}),
+    ("I was born on 03/14/1988 in a small town", "I was born on [DOB] in a small town", {"date_of_birth": 1}),
+    ("DOB: 1990-02-01. My birthday is March 3rd", "DOB: [DOB]. My birthday is [DOB]", {"date_of_birth": 2}),
     ("I live at 42 Elm Street, Springfield now", "I live at [ADDRESS] now", {"address": 1}),
     ("moved to 1200 W 5th Avenue Apt 3B, Denver, CO 80204 last year", "moved to [ADDRESS] last year",
      {"address": 1}),
@@ -82,3 +82,11 @@ def test_speaker_labels_survive_and_roles_stay(tmp_path):
     assert scrubbed.turns[0].content == "Hello [NAME], welcome."
     assert scrubbed.turns[1].content == "Hi, I am [NAME]."
     assert conv.turns[0].content == "Hello Maria, welcome."  # the input is not modified in place
+
+
+def test_kind_names_match_the_safety_config():
+    from therapeutic_moe.config.safety_config import PII_KINDS as CONFIG_KINDS
+    from therapeutic_moe.data.pii import PII_KINDS, PLACEHOLDERS
+
+    assert set(CONFIG_KINDS) == set(PII_KINDS)
+    assert set(PLACEHOLDERS.values()) == {"[EMAIL]", "[PHONE]", "[URL]", "[ADDRESS]", "[DOB]", "[ID]", "[NAME]"}

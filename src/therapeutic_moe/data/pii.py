@@ -18,9 +18,11 @@ from therapeutic_moe.data.pii_names import AMBIGUOUS_NAMES, FIRST_NAMES, NOT_NAM
 from therapeutic_moe.data.types import Conversation, Turn
 from therapeutic_moe.errors import ConfigError
 
-# Order matters: an email holds a domain (URL) and a URL holds digits (phone/ID).
-PII_KINDS = ("email", "url", "dob", "id", "phone", "address", "name")
-PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in PII_KINDS}
+# Applied in this order: an email holds a domain (URL) and a URL holds digits (phone/ID).
+# The names are the ones safety_config.json's pii_kinds accepts.
+PLACEHOLDERS = {"email": "[EMAIL]", "url": "[URL]", "date_of_birth": "[DOB]", "id_number": "[ID]",
+                "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
+PII_KINDS = tuple(PLACEHOLDERS)
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
@@ -39,9 +41,9 @@ _PATTERNS: dict[str, list[tuple[re.Pattern, int]]] = {
         (re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|us|uk|info|me|edu|gov|app|ly)"
                     r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'])?(?!\w|\.\w)", re.I), 0),
     ],
-    "dob": [(re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
+    "date_of_birth": [(re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
                         rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({_DATE})"), 1)],
-    "id": [
+    "id_number": [
         (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
         (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
         (re.compile(r"(?i:\b(?:id|identification|account|acct|member|policy|patient|record|mrn|licen[cs]e|passport"
@@ -64,7 +66,7 @@ _PATTERNS: dict[str, list[tuple[re.Pattern, int]]] = {
 }
 
 _DIGIT = re.compile(r"\d")
-_DIGIT_KINDS = ("dob", "id", "phone")  # every pattern of these needs a digit: skip digit-free text fast
+_DIGIT_KINDS = ("date_of_birth", "id_number", "phone")  # every pattern of these needs a digit: skip digit-free text fast
 
 _NAME_TOKEN = re.compile(r"\b[A-Z][a-z]*(?:['’-][A-Z][a-z]+)*\b")
 _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|partner|boyfriend|girlfriend"

@@ -12,51 +12,51 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from therapeutic_moe.data.pii import PII_KINDS
-from therapeutic_moe.data.transcript import DEFAULT_ASSISTANT_SPEAKERS, DEFAULT_USER_SPEAKERS
 from therapeutic_moe.errors import ConfigError
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a warm, non-judgmental therapeutic conversation assistant. Listen carefully, reflect what the "
-    "person feels, ask open questions, and encourage professional or emergency help when someone may be at risk."
-)
 
+def _default(name: str, help: str, owner: str = "train"):
+    """A field defaulting to the same-named field of TrainConfig / SafetyConfig, so `data check`
+    and training agree; the config package is imported on first use, not for --help."""
 
-def _seed_domains() -> list[str]:
-    from therapeutic_moe.moe.config import SEED_DOMAINS  # imported late: the moe package loads torch
+    def factory():
+        from dataclasses import MISSING
 
-    return list(SEED_DOMAINS)
+        from therapeutic_moe.config.safety_config import SafetyConfig
+        from therapeutic_moe.config.train_config import TrainConfig
+
+        source = {f.name: f for f in fields(TrainConfig if owner == "train" else SafetyConfig)}[name]
+        return source.default_factory() if source.default is MISSING else source.default
+
+    return field(default_factory=factory, metadata={"help": help})
 
 
 @dataclass
 class DataSettings:
-    """Everything the data pipeline reads from the training and safety configs."""
+    """Everything the data pipeline reads from the training and safety configs (same names and defaults)."""
 
     dataset: str | None = field(default=None, metadata={
         "help": "Training data: a .json/.jsonl file or a directory of them. None: ./training_dataset.json if "
                 "present, else the bundled sample."})
     validation_dataset: str | None = field(default=None, metadata={
         "help": "Separate validation data; when set, validation_split is not used."})
-    validation_split: float = field(default=0.1, metadata={
-        "help": "Share of conversations held out for validation (by seeded hash of the conversation id)."})
-    max_seq_length: int = field(default=2048, metadata={"help": "Most tokens in one training window."})
-    system_prompt: str | None = field(default=DEFAULT_SYSTEM_PROMPT, metadata={
-        "help": "System message put before every conversation (a record's own system message wins)."})
-    assistant_speakers: list[str] = field(default_factory=lambda: list(DEFAULT_ASSISTANT_SPEAKERS), metadata={
-        "help": "Transcript labels of the side the model learns to speak."})
-    user_speakers: list[str] = field(default_factory=lambda: list(DEFAULT_USER_SPEAKERS), metadata={
-        "help": "Transcript labels of the other side."})
-    dedupe: bool = field(default=True, metadata={"help": "Drop exact duplicate conversations (normalised text)."})
-    max_drop_fraction: float = field(default=0.1, metadata={
-        "help": "Stop with an error when a larger share of samples would be dropped."})
-    expert_domains: list[str] = field(default_factory=_seed_domains, metadata={
-        "help": "Expert names; a record's domain must be one of them."})
+    validation_split: float = _default(
+        "validation_split", "Share of conversations held out for validation (seeded hash of the conversation id).")
+    max_seq_length: int = _default("max_seq_length", "Most tokens in one training window.")
+    system_prompt: str | None = _default(
+        "system_prompt", "System message put before every conversation (a record's own system message wins).")
+    assistant_speakers: list[str] = _default("assistant_speakers", "Transcript labels of the side the model learns "
+                                                                    "to speak.")
+    user_speakers: list[str] = _default("user_speakers", "Transcript labels of the other side.")
+    dedupe: bool = _default("dedupe", "Drop exact duplicate conversations (normalised text).")
+    max_drop_fraction: float = _default("max_drop_fraction", "Stop with an error when a larger share of samples "
+                                                              "would be dropped.")
+    expert_domains: list[str] = _default("expert_domains", "Expert names; a record's domain must be one of them.")
     topic_to_domain: dict[str, str] | str | None = field(default=None, metadata={
         "help": "Topic → domain map: a dict, a bundled map name ('counselchat'), or a JSON file path."})
-    seed: int = field(default=42, metadata={"help": "Seed of the split and of the packing order."})
-    pii_scrubbing: bool = field(default=True, metadata={"help": "Replace identifiers with [EMAIL], [NAME], ..."})
-    pii_kinds: list[str] = field(default_factory=lambda: list(PII_KINDS), metadata={
-        "help": f"Which identifier kinds to scrub, from {list(PII_KINDS)}."})
+    seed: int = _default("seed", "Seed of the split and of the packing order.")
+    pii_scrubbing: bool = _default("pii_scrubbing", "Replace identifiers with [EMAIL], [NAME], ...", "safety")
+    pii_kinds: list[str] = _default("pii_kinds", "Which identifier kinds to scrub.", "safety")
 
     def __post_init__(self) -> None:
         problems = []
