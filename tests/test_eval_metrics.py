@@ -32,6 +32,12 @@ def example(seed, length, domain=-1, prompt=4):
 EXAMPLES = [example(i, n, domain=i % 4) for i, n in enumerate([20, 33, 17, 40, 25, 12])]
 
 
+@pytest.fixture(scope="module")
+def model():
+    """Trained once for the module: evaluate_model leaves the model as it found it."""
+    return trained()
+
+
 def trained(steps=12, seed=0):
     """A few steps on the evaluation examples themselves, so the adapters clearly lower their loss."""
     model = wrap_model(tiny_llama(seed=seed), tiny_cfg(), "tiny")
@@ -61,8 +67,7 @@ def reference_loss(base, examples):
     return total / count, count
 
 
-def test_losses_are_exact_and_the_baseline_is_the_untouched_base_model():
-    model = trained()
+def test_losses_are_exact_and_the_baseline_is_the_untouched_base_model(model):
     result = evaluate_model(model, Tok(), EXAMPLES, max_batch_tokens=64)
     adapted, base = result["adapted"], result["base"]
     assert adapted["perplexity"] == pytest.approx(math.exp(adapted["loss"]))
@@ -77,8 +82,7 @@ def test_losses_are_exact_and_the_baseline_is_the_untouched_base_model():
     assert len(per["perplexity"]) == len(per["lengths"]) == len(EXAMPLES)
 
 
-def test_routing_numbers_and_domain_confusion():
-    model = trained()
+def test_routing_numbers_and_domain_confusion(model):
     result = evaluate_model(model, Tok(), EXAMPLES, baseline=False)
     routing = result["routing"]
     assert len(routing["usage_per_layer"]) == 2 and all(len(r) == 4 for r in routing["usage_per_layer"])
@@ -93,8 +97,7 @@ def test_routing_numbers_and_domain_confusion():
     assert result["base"] is None
 
 
-def test_unlabelled_data_has_no_confusion_and_state_is_restored():
-    model = trained()
+def test_unlabelled_data_has_no_confusion_and_state_is_restored(model):
     model.train()
     sentinel = RoutingStats(2, 4)
     model.context.stats = sentinel
@@ -102,10 +105,11 @@ def test_unlabelled_data_has_no_confusion_and_state_is_restored():
     result = evaluate_model(model, Tok(), unlabelled, baseline=False)
     assert "domain_confusion" not in result["routing"] and result["routing"]["labelled_samples"] == 0
     assert model.training and model.context.stats is sentinel and model.context.bypass_experts is False
+    model.context.stats = None
+    model.eval()
 
 
-def test_base_only_run_reports_targets_for_the_base_model():
-    model = trained()
+def test_base_only_run_reports_targets_for_the_base_model(model):
     result = evaluate_model(model, Tok(), EXAMPLES, adapted=False)
     assert result["adapted"] is None and result["routing"] is None
     assert result["targets_for"] == "base"
@@ -122,8 +126,7 @@ def test_context_windows_take_the_longest_sessions_first():
     assert context_windows(seqs, 200, max_windows=5) == []
 
 
-def test_perplexity_by_context_length_rows():
-    model = trained()
+def test_perplexity_by_context_length_rows(model):
     seqs = [example(1, 100), example(2, 30), example(3, 70)]
     result = evaluate_model(model, Tok(), seqs, context_lengths=[16, 64, 500], max_windows_per_length=4)
     rows = {r["length"]: r for r in result["by_context_length"]}

@@ -80,6 +80,22 @@ def test_history_is_trimmed_from_the_oldest_turn_and_keeps_the_system_prompt(tmp
     assert reply.usage.prompt_tokens == len(render_prompt_ids(small.tokenizer, kept))
 
 
+@pytest.mark.parametrize("budget", [60, 200, 1000, 5000])
+def test_trimming_keeps_the_most_history_that_fits(assistant, budget):
+    from therapeutic_moe.inference.messages import fit_messages
+
+    messages = [{"role": "system", "content": "Be kind."}]
+    for i in range(60):
+        messages += [{"role": "user", "content": f"u{i} " * (1 + i % 5)}, {"role": "assistant", "content": f"a{i}"}]
+    messages.append({"role": "user", "content": "now"})
+    fitted = fit_messages(assistant.tokenizer, messages, budget)
+    assert len(fitted.input_ids) <= budget and fitted.messages[0]["role"] == "system"
+    assert fitted.messages[1]["role"] == "user" and fitted.messages[-1]["content"] == "now"
+    if fitted.dropped:  # one user/assistant pair more would not have fitted
+        longer = [messages[0]] + messages[1 + fitted.dropped - 2:]
+        assert len(render_prompt_ids(assistant.tokenizer, longer)) > budget
+
+
 def test_a_single_message_longer_than_the_context_is_a_clear_error(tmp_path):
     small = load_assistant(make_model_dir(tmp_path), safety=False, max_context_length=128)
     with pytest.raises(ContextTooLong, match="shorten the message"):

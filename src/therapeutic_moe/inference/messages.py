@@ -58,22 +58,31 @@ class FittedPrompt:
 def fit_messages(tokenizer, messages: list[dict], budget: int) -> FittedPrompt:
     """Drop the oldest non-system messages until the prompt has at most ``budget`` tokens.
 
-    System messages are always kept, and the kept history starts at a user message so the
-    model never sees an orphaned assistant turn.
+    System messages are always kept, and a trimmed history starts at a user message so the
+    model never sees an orphaned assistant turn. Fewer messages never means more tokens, so
+    the cut point is found by bisection: a few renderings even for very long histories.
     """
     system = [m for m in messages if m["role"] == "system"]
     rest = [m for m in messages if m["role"] != "system"]
-    dropped = 0
-    while True:
-        ids = render_prompt_ids(tokenizer, system + rest)
-        if len(ids) <= budget:
-            return FittedPrompt(ids, system + rest, dropped)
-        if len(rest) <= 1:
-            raise ContextTooLong(
-                f"the last user message and system prompt need {len(ids)} tokens, more than the {budget} tokens "
-                "left in the context after reserving room for the reply; shorten the message or lower max_tokens")
-        rest.pop(0)
-        dropped += 1
-        while len(rest) > 1 and rest[0]["role"] != "user":
-            rest.pop(0)
-            dropped += 1
+    cuts = [0] + [i for i, m in enumerate(rest) if i > 0 and m["role"] == "user"]
+
+    def render(cut: int) -> list[int]:
+        return render_prompt_ids(tokenizer, system + rest[cut:])
+
+    ids = render(0)
+    if len(ids) <= budget:
+        return FittedPrompt(ids, system + rest, 0)
+    last = render(cuts[-1])
+    if len(last) > budget:
+        raise ContextTooLong(
+            f"the last user message and system prompt need {len(last)} tokens, more than the {budget} tokens "
+            "left in the context after reserving room for the reply; shorten the message or lower max_tokens")
+    lo, hi, best = 1, len(cuts) - 1, last  # invariant: cuts[hi] fits and best == render(cuts[hi])
+    while lo < hi:
+        mid = (lo + hi) // 2
+        candidate = render(cuts[mid])
+        if len(candidate) <= budget:
+            hi, best = mid, candidate
+        else:
+            lo = mid + 1
+    return FittedPrompt(best, system + rest[cuts[hi]:], cuts[hi])
