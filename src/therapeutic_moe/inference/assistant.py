@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from therapeutic_moe.inference.context import DEFAULT_MAX_CONTEXT, ContextPlan
@@ -170,7 +170,8 @@ class TherapistAssistant:
             if entry is not None:
                 routing.append(entry)
             if screen is None:
-                yield ReplyChunk(text=piece, routing=[entry] if entry is not None else [])
+                if piece:  # a token that completes no character yet has nothing to show
+                    yield ReplyChunk(text=piece, routing=[entry] if entry is not None else [])
                 continue
             for chunk in screen.feed(piece, entry):
                 yield chunk
@@ -187,7 +188,7 @@ class TherapistAssistant:
         text, reasons = raw_text, []
         if screen is None:
             if tail:
-                yield ReplyChunk(text=tail)
+                yield ReplyChunk(text=tail, routing=[replace(routing[-1], text=tail)] if routing else [])
         else:
             if tail and not screen.blocked:
                 yield from screen.feed(tail, None)
