@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_inference_helpers import load_assistant, make_model_dir
+from test_inference_fixtures import load_assistant, make_model_dir
 from therapeutic_moe.errors import UserError
 from therapeutic_moe.inference import ContextTooLong, InvalidMessages, TherapistAssistant
 from therapeutic_moe.inference.generation import sample_next
@@ -128,7 +128,7 @@ def test_bad_sampling_settings_are_user_errors(assistant, kwargs, match):
         assistant.reply(HELLO, **kwargs)
 
 
-def test_sampling_helpers():
+def test_sampling_functions():
     logits = torch.tensor([0.0, 3.0, 1.0, 2.9])
     assert sample_next(logits, 0.0, 1.0, None) == 1
     g = torch.Generator().manual_seed(0)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from test_inference_helpers import CRISIS_TEXT, make_model_dir, real_safety_available
+from test_inference_fixtures import CRISIS_TEXT, make_model_dir, real_safety_available
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def chat(model_dir, lines, *extra):
 
 
 @pytest.mark.skipif(not real_safety_available(), reason="chat refuses to run without the safety layer")
-def test_piped_chat_session(model_dir):
+def test_piped_chat_conversation(model_dir):
     lines = ["hello there", "/experts", "how are you", "/bogus", "/reset", CRISIS_TEXT, "/quit", "never read"]
     result = chat(model_dir, lines)
     assert result.returncode == 0, result.stderr

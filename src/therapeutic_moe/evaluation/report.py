@@ -23,7 +23,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def write_plots(result: dict, out_dir: Path) -> dict[str, str]:
-    """PNG plots next to the report; the shared plotting helpers draw the heatmap, the confusion
+    """PNG plots next to the report; the shared plotting functions draw the heatmap, the confusion
     matrix and the per-example scatter (skipped with a note when they are not installed)."""
     from therapeutic_moe.evaluation.plots import plot_context_curve
 

@@ -1,4 +1,4 @@
-"""Shared helpers for the inference, serving and evaluation tests: a tiny trained model
+"""Shared building blocks for the inference, serving and evaluation tests: a tiny trained model
 directory on disk and a safety layer for tests (the real one when installed)."""
 
 from __future__ import annotations
