@@ -153,3 +153,11 @@ def test_balance_band_scales_with_the_number_of_experts_and_says_so():
     rows = check_targets(1.0, 2.0, [0.125] * 8, 2.0)
     share = rows[2]
     assert share["status"] == "pass" and share["target"] == "10%-15%" and "E=8" in share["note"]
+
+
+def test_attention_only_model_has_losses_but_no_routing():
+    model = wrap_model(tiny_llama(seed=0), tiny_cfg(use_moe=False), "tiny")
+    result = evaluate_model(model, Tok(), EXAMPLES[:3], context_lengths=[16])
+    assert result["routing"] is None and result["expert_domains"] == []
+    assert result["adapted"]["loss"] == pytest.approx(result["base"]["loss"])  # fresh LoRA B is zero
+    assert result["targets"][2]["status"] == "n/a" and result["by_context_length"][0]["windows"] > 0

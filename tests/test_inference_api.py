@@ -143,3 +143,9 @@ def test_from_pretrained_names_the_missing_directory(tmp_path):
 
     with pytest.raises(ModelDirError, match="no such model directory"):
         TherapistAssistant.from_pretrained(tmp_path / "nope", safety=False, quiet=True)
+
+
+def test_attention_only_model_replies_without_routing(tmp_path):
+    plain = load_assistant(make_model_dir(tmp_path, use_moe=False), safety=False)
+    reply = plain.reply(HELLO, max_new_tokens=5, temperature=0)
+    assert plain.domains == [] and reply.routing == [] and reply.usage.completion_tokens > 0
