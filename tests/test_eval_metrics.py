@@ -116,13 +116,13 @@ def test_base_only_run_reports_targets_for_the_base_model(model):
     assert result["targets"][0]["value"] == result["base"]["loss"]
 
 
-def test_context_windows_take_the_longest_sessions_first():
+def test_context_windows_take_turns_over_the_longest_sessions():
     seqs = [example(1, 100), example(2, 30), example(3, 60)]
     windows = context_windows(seqs, 32, max_windows=10)
-    assert [w.conv_id for w in windows] == ["c1", "c1", "c1", "c3"]
+    assert [w.conv_id for w in windows] == ["c1", "c3", "c1", "c1"]
     assert all(len(w.input_ids) == 32 for w in windows)
-    assert windows[1].input_ids == seqs[0].input_ids[32:64]
-    assert len(context_windows(seqs, 32, max_windows=2)) == 2
+    assert windows[2].input_ids == seqs[0].input_ids[32:64]
+    assert [w.conv_id for w in context_windows(seqs, 32, max_windows=2)] == ["c1", "c3"]
     assert context_windows(seqs, 200, max_windows=5) == []
 
 

@@ -1,8 +1,9 @@
 """Perplexity by context length on long sessions.
 
-For each length L the longest conversations are cut into non-overlapping windows of exactly
-L tokens (a session of 2.5 L tokens gives 2 windows) and every therapist token in a window is
-scored with the window as its only context. Longer windows give the model more history per
+For each length L the conversations of at least L tokens are cut into non-overlapping windows
+of exactly L tokens (a session of 2.5 L tokens gives 2 windows), sampled in turns across the
+longest sessions, and every therapist token in a window is scored with the window as its only
+context. Longer windows give the model more history per
 token, so a model that uses long context well shows falling perplexity as L grows; the
 number of windows per length is reported because few windows make a noisy number.
 """
@@ -27,21 +28,34 @@ class Window:
 
 
 def context_windows(sequences: Sequence, length: int, max_windows: int) -> list[Window]:
-    """Up to ``max_windows`` windows of ``length`` tokens, taken from the longest sequences first."""
-    out: list[Window] = []
+    """Up to ``max_windows`` windows of ``length`` tokens from the sequences at least that long.
+
+    Taken in turns (the first window of every session, longest session first, then the
+    second ones, ...), so a small window budget samples several sessions instead of the
+    opening of one.
+    """
+    per_sequence: list[list[Window]] = []
     for seq in sorted(sequences, key=lambda s: -len(s.input_ids)):
         ids, labels = list(seq.input_ids), list(seq.labels)
         if len(ids) < length:
             break  # sorted: every later sequence is shorter
+        domain = getattr(seq, "domain", -1)
+        own = []
         for start in range(0, len(ids) - length + 1, length):
             piece = labels[start:start + length]
             # labels[0] of a window is never a target (nothing precedes it), so it needs one more.
-            if sum(1 for x in piece[1:] if x != IGNORE) == 0:
-                continue
-            out.append(Window(ids[start:start + length], piece, str(getattr(seq, "conv_id", "")),
-                              int(getattr(seq, "domain", -1) if getattr(seq, "domain", -1) is not None else -1)))
-            if len(out) >= max_windows:
-                return out
+            if any(x != IGNORE for x in piece[1:]):
+                own.append(Window(ids[start:start + length], piece, str(getattr(seq, "conv_id", "")),
+                                  -1 if domain is None else int(domain)))
+        if own:
+            per_sequence.append(own)
+    out: list[Window] = []
+    for turn in range(max((len(w) for w in per_sequence), default=0)):
+        for own in per_sequence:
+            if turn < len(own):
+                out.append(own[turn])
+                if len(out) >= max_windows:
+                    return out
     return out
 
 
