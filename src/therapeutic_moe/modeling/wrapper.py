@@ -6,6 +6,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from therapeutic_moe.kernels.cross_entropy import fused_linear_cross_entropy
 from therapeutic_moe.moe import MoEConfig, MoELoRAMLP, RoutingContext
 
 
@@ -107,8 +108,11 @@ class TherapeuticMoEModel(nn.Module):
         targets = labels[:, 1:]
         keep = targets != -100
         picked = hidden[:, :-1][keep]
-        logits = self.base.get_output_embeddings()(picked).float()
-        lm_sum = F.cross_entropy(logits, targets[keep], reduction="sum")
+        head = self.base.get_output_embeddings()
+        if isinstance(head, nn.Linear):  # fused (chunked) on CUDA once apply_fast_kernels ran; else plain
+            lm_sum = fused_linear_cross_entropy(picked, head.weight, targets[keep], bias=head.bias)
+        else:
+            lm_sum = F.cross_entropy(head(picked).float(), targets[keep], reduction="sum")
         n_tokens = keep.sum()
         denom = lm_denominator if lm_denominator is not None else n_tokens.clamp(min=1)
         loss = lm_sum / denom

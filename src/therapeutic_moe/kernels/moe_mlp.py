@@ -1,0 +1,155 @@
+"""A fused forward for ``MoELoRAMLP`` (and for plain Llama-style MLPs): same math, fewer passes.
+
+The routing, the gates, the aux losses and the trace are the layer's own code; what changes
+is how the projections run:
+- default setting (experts on gate, up and down, no dropout, SiLU, no biases): gate and up
+  are one GEMM with their expert deltas folded in (``GateUpLoRA``), ``swiglu_packed`` reads
+  the packed result once, down adds its delta in the GEMM epilogue (``DownLoRA``);
+- any other setting: each projection adds its delta inside ``addmm`` and the activation is
+  Liger's SiLU-mul when available.
+Both are exact up to rounding against ``MoELoRAMLP.forward``.
+"""
+
+from __future__ import annotations
+
+from types import MethodType
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from therapeutic_moe.kernels.fused_projections import DownLoRA, GateUp, GateUpLoRA, RouterLogits, compute_dtype
+from therapeutic_moe.kernels.liger import liger
+from therapeutic_moe.kernels.swiglu_packed import swiglu_packed
+
+PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
+
+
+def silu_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """silu(a) * b; Liger's fused kernel on CUDA when installed."""
+    found = liger()
+    if found is not None and a.is_cuda and a.dtype == b.dtype:
+        return found.silu_mul.apply(a, b)
+    return F.silu(a) * b
+
+
+def _is_silu(act) -> bool:
+    return isinstance(act, nn.SiLU) or getattr(act, "__name__", "") == "silu" or type(act).__name__ in ("SiLU", "SiLUActivation")
+
+
+def _plain_linears(mlp: nn.Module) -> bool:
+    return all(type(getattr(mlp, p)) is nn.Linear and getattr(mlp, p).bias is None for p in PROJECTIONS)
+
+
+def _fully_fusable(layer) -> bool:
+    experts = layer.experts
+    return (set(experts) == set(PROJECTIONS) and _plain_linears(layer.base_mlp) and _is_silu(layer.base_mlp.act_fn)
+            and all(isinstance(experts[p].dropout, nn.Identity) for p in PROJECTIONS))
+
+
+def _expert_scale(experts, gates: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (gates * experts.scaling).to(dtype).repeat_interleave(experts.r, dim=1)
+
+
+def _fused_projections(layer, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    dtype = compute_dtype(x)
+    mlp, ex = layer.base_mlp, layer.experts
+    gate, up, down = ex["gate_proj"], ex["up_proj"], ex["down_proj"]
+    with torch.autocast(x.device.type, enabled=False):
+        a_gu = torch.cat([gate.expert_A, up.expert_A], dim=1).to(dtype)
+        b_gu = torch.block_diag(gate.expert_B, up.expert_B).to(dtype)
+        scale_gu = torch.cat([_expert_scale(gate, gates, dtype), _expert_scale(up, gates, dtype)], dim=1)
+        packed = GateUpLoRA.apply(x.to(dtype), a_gu, b_gu, scale_gu, mlp.gate_proj.weight.to(dtype),
+                                  mlp.up_proj.weight.to(dtype))
+        act = swiglu_packed(packed)
+        return DownLoRA.apply(act, down.expert_A.to(dtype), down.expert_B.to(dtype),
+                              _expert_scale(down, gates, dtype), mlp.down_proj.weight.to(dtype))
+
+
+def _project(layer, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    base_out = getattr(layer.base_mlp, name)(x)
+    if name not in layer.experts:
+        return base_out
+    experts = layer.experts[name]
+    A, B = experts.expert_A, experts.expert_B
+    if not torch.is_autocast_enabled(x.device.type):
+        A, B = A.to(x.dtype), B.to(x.dtype)
+    h = experts.dropout(x) @ A  # [N, E*r]
+    delta_in = h * _expert_scale(experts, gates, h.dtype)
+    if base_out.dtype != delta_in.dtype and not torch.is_autocast_enabled(x.device.type):
+        return base_out + (delta_in @ B).to(base_out.dtype)
+    return torch.addmm(base_out, delta_in, B)
+
+
+def lean_routing(router, x: torch.Tensor):
+    """``TopKRouter.forward`` with ``RouterLogits`` for half-precision input: identical numbers
+    (fp32 logits, softmax, top-k, renormalised gates), without an fp32 copy of x kept for backward."""
+    from therapeutic_moe.moe.router import Routing
+
+    if x.dtype not in (torch.bfloat16, torch.float16):
+        return router(x)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        logits = RouterLogits.apply(x, router.weight)
+        probs = logits.softmax(dim=-1)
+        top_p, top_i = probs.topk(router.top_k, dim=-1)
+        top_p = top_p / top_p.sum(dim=-1, keepdim=True)
+        gates = torch.zeros_like(probs).scatter(1, top_i, top_p)
+    return Routing(logits=logits, probs=probs, topk_index=top_i, gates=gates)
+
+
+def fused_moe_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    shape = hidden_states.shape
+    x = hidden_states.reshape(-1, shape[-1])
+    routing = lean_routing(self.router, x)
+    gates = routing.gates
+    if _fully_fusable(self):
+        out = _fused_projections(self, x, gates)
+    else:
+        gate = _project(self, "gate_proj", x, gates)
+        up = _project(self, "up_proj", x, gates)
+        act = silu_mul(gate, up) if _is_silu(self.base_mlp.act_fn) else self.base_mlp.act_fn(gate) * up
+        out = _project(self, "down_proj", act, gates)
+    ctx = self.context
+    if ctx.compute_aux:
+        self._aux(ctx, routing)
+    if ctx.trace is not None:
+        ctx.trace.append((self.layer_index, routing.topk_index.detach(), routing.gates.detach()))
+    return out.reshape(*shape[:-1], out.shape[-1])
+
+
+def stack_gate_up(mlp: nn.Module) -> bool:
+    """Put the frozen gate and up weights back to back in one buffer (the parameters become
+    views of it), so the fused GEMM reads [W_gate; W_up] without copying it every step."""
+    gate, up = mlp.gate_proj.weight, mlp.up_proj.weight
+    if gate.requires_grad or up.requires_grad or gate.shape != up.shape or gate.dtype != up.dtype:
+        return False
+    with torch.no_grad():
+        both = torch.cat([gate.detach(), up.detach()], dim=0)
+        gate.data, up.data = both[: gate.shape[0]], both[gate.shape[0]:]
+    return True
+
+
+def patch_moe_layers(layers) -> int:
+    """Bind the fused forward to each ``MoELoRAMLP`` instance; returns how many."""
+    count = 0
+    for layer in layers:
+        if not getattr(layer, "_therapeutic_fused", False):
+            if _plain_linears(layer.base_mlp):
+                stack_gate_up(layer.base_mlp)
+            layer.forward = MethodType(fused_moe_forward, layer)
+            layer._therapeutic_fused = True
+            count += 1
+    return count
+
+
+def fused_swiglu_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """For a plain (expert-free) Llama-style MLP: one gate+up GEMM, the packed SwiGLU, down."""
+    if not (_plain_linears(self) and not any(p.requires_grad for p in self.parameters())):
+        return self.down_proj(silu_mul(self.gate_proj(x), self.up_proj(x)))
+    shape = x.shape
+    flat = x.reshape(-1, shape[-1])
+    dtype = compute_dtype(flat)
+    with torch.autocast(flat.device.type, enabled=False):
+        packed = GateUp.apply(flat.to(dtype), self.gate_proj.weight.to(dtype), self.up_proj.weight.to(dtype))
+        out = F.linear(swiglu_packed(packed), self.down_proj.weight.to(dtype))
+    return out.reshape(*shape[:-1], out.shape[-1])
