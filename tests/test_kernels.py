@@ -21,9 +21,9 @@ from therapeutic_moe.kernels import (
     packing_segments,
     register_packed_attention,
 )
-from therapeutic_moe.kernels.fused_projections import DownLoRA, GateUp, GateUpLoRA, RouterLogits, stacked_view
+from therapeutic_moe.kernels.fused_projections import DownLoRA, GateUp, GateUpLoRA, RouterLogits
 from therapeutic_moe.kernels.lora_linear import patch_lora_linears
-from therapeutic_moe.kernels.moe_mlp import fused_swiglu_forward, lean_routing, stack_gate_up
+from therapeutic_moe.kernels.moe_mlp import fused_swiglu_forward, lean_routing
 from therapeutic_moe.kernels.swiglu_packed import swiglu_packed
 from therapeutic_moe.modeling import wrap_model
 from therapeutic_moe.moe import MoEConfig, MoELoRAMLP, RoutingContext
@@ -116,13 +116,6 @@ def test_swiglu_packed_fallback_is_silu_times_up():
     assert torch.equal(swiglu_packed(y), F.silu(y[:, :5]) * y[:, 5:])
 
 
-def test_stacked_view_only_for_back_to_back_weights():
-    both = torch.randn(6, 4)
-    assert torch.equal(stacked_view(both[:3], both[3:]), both)
-    assert stacked_view(torch.randn(3, 4), torch.randn(3, 4)) is None
-    assert stacked_view(both[3:], both[:3]) is None  # wrong order
-
-
 # --- the fused MoE MLP against the layer's own forward -----------------------------------------
 
 class SwiGLU(nn.Module):
@@ -153,7 +146,6 @@ def test_fused_moe_forward_matches_layer_forward(targets):
     plain = _moe_layer(targets)
     fused = copy.deepcopy(plain)
     fused.forward = MethodType(fused_moe_forward, fused)
-    stack_gate_up(fused.base_mlp)
     x = torch.randn(2, 9, 12, dtype=torch.float64)
     outs, grads = [], []
     for layer in (plain, fused):
@@ -183,7 +175,6 @@ def test_fused_plain_mlp_matches_llama_mlp():
     mlp = model.model.layers[0].mlp
     x = torch.randn(2, 5, 32)
     expected = mlp(x)
-    stack_gate_up(mlp)
     mlp.forward = MethodType(fused_swiglu_forward, mlp)
     assert torch.allclose(mlp(x), expected, atol=1e-6)
 
@@ -251,3 +242,14 @@ def test_packed_attention_function_output_layout():
     reference = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), is_causal=True)
     assert weights is None and out.shape == (2, 6, 4, 8)
     assert torch.allclose(out, reference.transpose(1, 2), atol=1e-6)
+
+
+def test_patching_keeps_every_parameter_in_its_own_storage():
+    """``save_pretrained`` refuses parameters that share memory; the fast paths must not create any."""
+    from therapeutic_moe.kernels.moe_mlp import patch_moe_layers
+
+    model = wrap_model(tiny_llama(seed=0), tiny_cfg(), "tiny")
+    assert patch_moe_layers(model.moe_layers) == 2
+    patch_lora_linears(model.base)
+    pointers = [p.untyped_storage().data_ptr() for p in model.parameters()]  # tied embeddings appear once
+    assert len(pointers) == len(set(pointers))

@@ -24,7 +24,7 @@ from torch import nn
 from therapeutic_moe.kernels.cross_entropy import set_fused_cross_entropy
 from therapeutic_moe.kernels.liger import liger
 from therapeutic_moe.kernels.lora_linear import patch_lora_linears
-from therapeutic_moe.kernels.moe_mlp import _is_silu, fused_swiglu_forward, patch_moe_layers, stack_gate_up
+from therapeutic_moe.kernels.moe_mlp import _is_silu, fused_swiglu_forward, patch_moe_layers
 from therapeutic_moe.kernels.packed_attention import register_packed_attention, varlen_available
 
 # Model families whose RMSNorm is w * x / rms(x) (no Gemma-style 1 + w offset) and whose
@@ -75,7 +75,6 @@ def _patch_plain_mlps(hf: nn.Module) -> int:
     count = 0
     for _, _, mlp in find_mlps(hf):
         if _is_silu(mlp.act_fn) and not getattr(mlp, "_therapeutic_fused", False):
-            stack_gate_up(mlp)
             mlp.forward = MethodType(fused_swiglu_forward, mlp)
             mlp._therapeutic_fused = True
             count += 1

@@ -24,22 +24,18 @@ from __future__ import annotations
 import torch
 
 
-def stacked_view(w_gate: torch.Tensor, w_up: torch.Tensor) -> torch.Tensor | None:
-    """[W_gate; W_up] without a copy when the two already sit back to back in one buffer
-    (``stack_gate_up`` arranges that once), else None."""
-    if (w_gate.is_contiguous() and w_up.is_contiguous() and w_gate.shape == w_up.shape and w_gate.dtype == w_up.dtype
-            and w_gate.untyped_storage().data_ptr() == w_up.untyped_storage().data_ptr()
-            and w_up.data_ptr() == w_gate.data_ptr() + w_gate.numel() * w_gate.element_size()):
-        return w_gate.as_strided((2 * w_gate.shape[0], w_gate.shape[1]), w_gate.stride())
-    return None
-
-
 def _gate_up_weight(w_gate: torch.Tensor, w_up: torch.Tensor, b_full: torch.Tensor | None) -> torch.Tensor:
-    """[2I, d] or [2I, d + k]: the frozen weights stacked, the expert B block appended as columns."""
-    stacked = stacked_view(w_gate, w_up)
-    if stacked is None:
-        stacked = torch.cat([w_gate, w_up], dim=0)
-    return stacked if b_full is None else torch.cat([stacked, b_full.t()], dim=1)
+    """[2I, d] or [2I, d + k]: the frozen weights stacked, the expert B block appended as
+    columns; built with one write per element (the frozen weights are not kept stacked: two
+    parameters sharing one buffer would break ``save_pretrained`` of the base model)."""
+    inter, d = w_gate.shape
+    k = 0 if b_full is None else b_full.shape[0]
+    out = torch.empty(2 * inter, d + k, dtype=w_gate.dtype, device=w_gate.device)
+    out[:inter, :d] = w_gate
+    out[inter:, :d] = w_up
+    if b_full is not None:
+        out[:, d:] = b_full.t()
+    return out
 
 
 class GateUpLoRA(torch.autograd.Function):

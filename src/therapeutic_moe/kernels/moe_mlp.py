@@ -117,25 +117,11 @@ def fused_moe_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
     return out.reshape(*shape[:-1], out.shape[-1])
 
 
-def stack_gate_up(mlp: nn.Module) -> bool:
-    """Put the frozen gate and up weights back to back in one buffer (the parameters become
-    views of it), so the fused GEMM reads [W_gate; W_up] without copying it every step."""
-    gate, up = mlp.gate_proj.weight, mlp.up_proj.weight
-    if gate.requires_grad or up.requires_grad or gate.shape != up.shape or gate.dtype != up.dtype:
-        return False
-    with torch.no_grad():
-        both = torch.cat([gate.detach(), up.detach()], dim=0)
-        gate.data, up.data = both[: gate.shape[0]], both[gate.shape[0]:]
-    return True
-
-
 def patch_moe_layers(layers) -> int:
     """Bind the fused forward to each ``MoELoRAMLP`` instance; returns how many."""
     count = 0
     for layer in layers:
         if not getattr(layer, "_therapeutic_fused", False):
-            if _plain_linears(layer.base_mlp):
-                stack_gate_up(layer.base_mlp)
             layer.forward = MethodType(fused_moe_forward, layer)
             layer._therapeutic_fused = True
             count += 1
