@@ -1,0 +1,1 @@
+"""Reliability and security tests: crashes, torn files, exact resume, NaN, bad input, server abuse."""
