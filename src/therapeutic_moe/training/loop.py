@@ -283,6 +283,7 @@ def _train(run, d: Dist) -> int:
                 "tokens": 0, "all_tokens": 0, "steps": 0, "has_dom": False, "t0": time.monotonic()}
 
     interval = new_interval()
+    evals_by_step: dict[int, dict] = {}  # this process's evaluations, so export need not repeat one
 
     def checkpoint(reason: str) -> Path:
         nonlocal save_seconds, last_ckpt_time
@@ -420,6 +421,7 @@ def _train(run, d: Dist) -> int:
                 if model.context is not None:
                     model.context.stats = None
                 ev = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+                evals_by_step[state.global_step] = dict(ev)
                 if model.context is not None:
                     model.context.stats = stats
                 routing = ev.pop("_routing", {})
@@ -472,13 +474,15 @@ def _train(run, d: Dist) -> int:
         if model.moe_config is not None:
             model.load_moe_state_dict(read_moe_weights(best / "moe_layers.pt"))
         exported = f"best checkpoint (step {state.best_step}, val loss {state.best_metric:.4f})"
+        exported_step = state.best_step
     else:
         exported = f"final weights (step {state.global_step})"
+        exported_step = state.global_step
     save_trained(model, tokenizer, out_dir)
     save_run_config(run, out_dir / "run_config")
     plots, final_eval, final_routing = [], {}, {}
     if val_ex:
-        final_eval = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+        final_eval = evals_by_step.get(exported_step) or evaluate(model, val_ex, hw, cfg, pad_id, packing)
         final_routing = final_eval.pop("_routing", {})
     if final_routing:
         plots.append(plot_expert_usage_heatmap(np.array(final_routing["usage_per_layer"]), domains,
