@@ -3,8 +3,9 @@
 ``install(spec)`` patches, in the child process only:
 - every file write under ``spec["scope"]`` (``open`` for writing, ``torch.save``, safetensors
   ``save_file``, ``os.rename``/``os.replace``, ``shutil.rmtree``) into a numbered *event*; on event
-  ``crash_at`` the process dies with ``os._exit(137)``, either before the write (``before``) or
-  after writing half of it (``mid``), as a power cut or OOM kill would leave it;
+  ``crash_at`` (or the first write to the path ``crash_on``) the process dies with
+  ``os._exit(137)``, either before the write (``before``) or after writing half of it (``mid``),
+  as an OOM kill would leave it; or the write fails with ENOSPC (``disk-full``);
 - ``write_checkpoint``: a snapshot of the intact checkpoints is written before each save, so a
   test can prove an interrupted save did not touch the earlier ones;
 - the training forward pass and ``AdamW.step``: a log of micro-batch digests with step
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import builtins
+import errno
 import hashlib
 import io
 import json
@@ -53,6 +55,7 @@ class Events:
         self.scope = os.path.realpath(spec["scope"]) if spec.get("scope") else None
         self.log = spec.get("event_log")
         self.crash_at = spec.get("crash_at")
+        self.crash_on = spec.get("crash_on")  # or: the first write to this path (relative to scope)
         self.mode = spec.get("crash_mode", "before")
         self.count = 0
 
@@ -72,9 +75,13 @@ class Events:
         """Count one write event; die at the chosen one (``dying`` returns an object that dies on
         its first write, ``half`` writes half the file first); else perform it."""
         self.count += 1
+        relative = os.path.relpath(os.fspath(path), self.scope)
         if self.log:
-            _append(self.log, {"n": self.count, "kind": kind, "path": os.path.relpath(os.fspath(path), self.scope)})
-        if self.count == self.crash_at:
+            _append(self.log, {"n": self.count, "kind": kind, "path": relative})
+        if self.count == self.crash_at or (self.crash_on is not None and relative == self.crash_on):
+            self.crash_on = None
+            if self.mode == "disk-full":  # the write fails the way a full disk makes it fail
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
             if self.mode == "mid" and dying is not None:
                 return dying()
             if self.mode == "mid" and half is not None:
