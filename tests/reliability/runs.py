@@ -90,9 +90,19 @@ def batch_steps(log_path: Path) -> list[list[str]]:
     return steps
 
 
-def wait_for(path: Path, timeout: float = 120.0) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(path: Path, pid: int, log: Path, timeout: float = 120.0) -> None:
+    """Until ``path`` exists; fails early (with the log) when process ``pid`` ended first."""
     deadline = time.monotonic() + timeout
     while not Path(path).exists():
+        assert _alive(pid), f"the run ended before reaching the pause point:\n{Path(log).read_text()[-3000:]}"
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.02)
 
@@ -101,8 +111,9 @@ def run_until_killed(server, argv: list[str], cwd: Path, log: Path, pause_at_for
     """Start a run, SIGKILL it when it reaches that training forward pass; its exit code."""
     marker = Path(cwd) / f"paused-at-{pause_at_forward}.json"
     marker.unlink(missing_ok=True)
-    server.start(argv, cwd, log, hooks={"pause_at_forward": pause_at_forward, "pause_marker": str(marker), **hooks})
-    wait_for(marker)
+    pid = server.start(argv, cwd, log, hooks={"pause_at_forward": pause_at_forward, "pause_marker": str(marker),
+                                              **hooks})
+    wait_for(marker, pid, log)
     os.kill(json.loads(marker.read_text().splitlines()[0])["pid"], signal.SIGKILL)
     return server.wait()
 
