@@ -86,9 +86,6 @@ def fake_checkpoint(d: Path, fx: dict) -> None:
     write(d / "ckpts" / "checkpoint-1" / "optimizer.pt", b"x" * 10)
 
 
-DEEP_JSON_BUG = ("json.loads on deeply nested input raises RecursionError, which the loaders do not catch: "
-                 "{where} shows a traceback instead of a UserError. Fix: catch RecursionError next to "
-                 "JSONDecodeError and report 'nested too deeply'")
 RESUME_SHAPE_BUG = ("training/loop.py load_checkpoint: resuming with a different model shape (lora_r, expert_r, "
                     "use_moe, number of experts) raises RuntimeError/ValueError/KeyError from "
                     "set_peft_model_state_dict, load_moe_state_dict or optimizer.load_state_dict: a traceback "
@@ -109,8 +106,7 @@ TRAIN_CASES = [
     Case("config-expert-count-contradiction", train(), ["num_experts"],
          config_file({"num_experts": 3, "expert_domains": ["a", "b", "c", "d"]})),
     Case("config-top-k-above-experts", train(), ["top_k"], config_file({"top_k": 9})),
-    Case("config-nested-too-deeply", train(), ["config.json"], config_file(None, DEEP),
-         bug=DEEP_JSON_BUG.format(where="config/jsonc.py load_jsonc_object (training config files)")),
+    Case("config-nested-too-deeply", train(), ["config.json"], config_file(None, DEEP)),
     Case("flag-unknown", train("--lerning_rate", "1e-4"), ["lerning_rate"], fresh=True),
     Case("flag-int-not-a-number", train("--max_steps", "ten"), ["max_steps", "ten"]),
     Case("flag-without-value", train("--learning_rate"), ["learning_rate"]),
@@ -167,8 +163,7 @@ DATA_CASES = [
     Case("data-domain-not-string", check(), ["data.json[0]", "'domain'"], data_file(conv(text=GOOD_TEXT, domain=["a"]))),
     Case("data-text-and-messages", check(), ["data.json[0]", "both"],
          data_file(conv(text=GOOD_TEXT, messages=[{"role": "user", "content": "x"}]))),
-    Case("data-nested-too-deeply", check(), ["data.json"], data_file(DEEP),
-         bug=DEEP_JSON_BUG.format(where="data/formats.py _records (dataset files)")),
+    Case("data-nested-too-deeply", check(), ["data.json"], data_file(DEEP)),
     Case("train-data-text-not-string", train("--dataset", "{d}/data.json"), ["data.json[0]", "'text'"],
          data_file(conv(text=5))),
     Case("train-data-unknown-domain", train("--dataset", "{d}/data.json"), ["data.json[0]", "domain", "grief"],
@@ -226,10 +221,6 @@ def add_domain(data: dict) -> None:
     data.pop("domain_to_expert", None)
 
 
-LOAD_BUG = ("modeling/saving.py load_trained/_attach: {what} raises {exc} from {where}, which is not turned into "
-            "a ModelDirError: chat/serve/evaluate show a traceback. Fix: catch it and raise ModelDirError naming "
-            "the file")
-
 MODEL_CASES = [
     Case("model-dir-missing", lambda d, fx: ["chat", str(d / "nothere")], ["nothere"]),
     Case("model-dir-not-a-model", chat, ["moe_config.json"], lambda d, fx: (d / "model").mkdir()),
@@ -254,25 +245,15 @@ MODEL_CASES = [
     Case("model-base-model-missing", chat, ["base_model", "nonexistent"],
          model_copy(edit_json("moe_config.json", lambda c: c.update(base_model="/nonexistent/base")))),
     Case("model-expert-rank-float", chat, ["moe_config.json", "expert_r"],
-         model_copy(edit_json("moe_config.json", lambda c: c.update(expert_r=4.5))),
-         bug="moe/config.py MoEConfig.from_dict/__post_init__ accept a float expert_r (4.5); model building then "
-             "raises TypeError in torch.empty: a traceback. Fix: check the types of top_k/expert_r (int) and "
-             "raise ModelDirError"),
+         model_copy(edit_json("moe_config.json", lambda c: c.update(expert_r=4.5)))),
     Case("model-adapter-weights-truncated", chat, ["adapter_model.safetensors"],
-         model_copy(truncate("adapter_model.safetensors")),
-         bug=LOAD_BUG.format(what="a truncated adapter_model.safetensors (what a crash during the export leaves)",
-                             exc="SafetensorError", where="PeftModel.from_pretrained")),
+         model_copy(truncate("adapter_model.safetensors"))),
     Case("model-adapter-config-invalid-json", chat, ["adapter_config.json"],
-         model_copy(lambda m, d: write(m / "adapter_config.json", "{oops")),
-         bug=LOAD_BUG.format(what="an adapter_config.json that is not JSON", exc="JSONDecodeError",
-                             where="PeftModel.from_pretrained")),
+         model_copy(lambda m, d: write(m / "adapter_config.json", "{oops"))),
     Case("model-adapter-rank-mismatch", chat, ["adapter"],
-         model_copy(edit_json("adapter_config.json", lambda c: c.update(r=8))),
-         bug=LOAD_BUG.format(what="adapter_config.json with another rank than the saved weights",
-                             exc="RuntimeError (size mismatch)", where="PeftModel.from_pretrained")),
+         model_copy(edit_json("adapter_config.json", lambda c: c.update(r=8)))),
     Case("model-moe-config-nested-too-deeply", chat, ["moe_config.json"],
-         model_copy(lambda m, d: write(m / "moe_config.json", DEEP)),
-         bug=DEEP_JSON_BUG.format(where="modeling/saving.py read_meta (moe_config.json)")),
+         model_copy(lambda m, d: write(m / "moe_config.json", DEEP))),
 ]
 
 # --- resume with a model of another shape --------------------------------------------------
@@ -290,7 +271,7 @@ def copy_run(d: Path, fx: dict) -> None:
 
 
 RESUME_CASES = [
-    Case(f"resume-changed-{name}", resume_with(*flags), names, copy_run, bug=RESUME_SHAPE_BUG)
+    Case(f"resume-changed-{name}", resume_with(*flags), names, copy_run)
     for name, flags, names in [
         ("lora-rank", ("--lora_r", "8"), ["checkpoint", "lora_r"]),
         ("expert-rank", ("--expert_r", "2"), ["checkpoint", "expert_r"]),

@@ -72,8 +72,8 @@ RELATIVE_BEST_BUG = (
 
 @pytest.mark.parametrize("relocation", [
     "same-place",
-    pytest.param("other-working-directory", marks=pytest.mark.xfail(strict=True, reason=RELATIVE_BEST_BUG)),
-    pytest.param("moved-output-directory", marks=pytest.mark.xfail(strict=True, reason=RELATIVE_BEST_BUG)),
+    "other-working-directory",
+    "moved-output-directory",
 ])
 def test_pruning_keeps_the_best_checkpoint_across_a_resume(workspace, fork_pool, tmp_path, relocation):
     first_cwd = tmp_path / "first"

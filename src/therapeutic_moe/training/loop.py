@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import signal
 import time
@@ -75,10 +76,30 @@ def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, 
     return write_checkpoint(output_dir, state.global_step, write)
 
 
+def check_same_model(path: Path, model) -> None:
+    """A checkpoint only fits a model built with the same LoRA/expert shapes; say which differ."""
+    from therapeutic_moe.modeling.saving import read_meta
+
+    saved = read_meta(path)
+    lora = model.peft_model.peft_config["default"]
+    now = {"use_moe": model.moe_config is not None, "lora_r": lora.r,
+           "lora_target_modules": sorted(lora.target_modules)}
+    then = {"use_moe": saved.get("use_moe", True), "lora_r": saved.get("lora", {}).get("r"),
+            "lora_target_modules": sorted(saved.get("lora", {}).get("target_modules", []))}
+    if model.moe_config is not None and then["use_moe"]:
+        now |= {"expert_domains": model.moe_config.expert_domains, "expert_r": model.moe_config.expert_r}
+        then |= {"expert_domains": saved.get("expert_domains"), "expert_r": saved.get("expert_r")}
+    diff = [f"{k}: checkpoint {then[k]!r}, now {now[k]!r}" for k in now if then.get(k) != now[k]]
+    if diff:
+        raise UserError(f"{path} was trained with other model settings ({'; '.join(diff)}). Resume with the "
+                        f"settings in {path / 'run_config.json'}, or train into a new output_dir")
+
+
 def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> TrainState:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
+    check_same_model(path, model)
     adapter = load_file(str(path / "adapter_model.safetensors"))
     result = set_peft_model_state_dict(model.peft_model, adapter)
     if getattr(result, "unexpected_keys", None):
@@ -90,6 +111,21 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> T
     own = path / rng_file(rank)
     set_rng_state(torch.load(own if own.is_file() else path / rng_file(0), weights_only=True))
     return TrainState.load(path)
+
+
+def export_atomically(model, tokenizer, out_dir: Path) -> None:
+    """Write the export into a temporary folder, then move each file into place, the
+    moe_config.json last: a crash never leaves the weights of two different steps side by side
+    (it leaves the previous export, or this one without its final moe_config.json)."""
+    import shutil
+
+    tmp = out_dir / ".export.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_trained(model, tokenizer, tmp)
+    names = sorted(p.name for p in tmp.iterdir() if p.name != "moe_config.json") + ["moe_config.json"]
+    for name in names:
+        os.replace(tmp / name, out_dir / name)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -189,6 +225,11 @@ def _train(run, d: Dist) -> int:
     echo(hw.description + (f" | {d.world_size} processes (DDP)" if d.enabled else ""))
     model, tokenizer = build_model(cfg, device=hw.device, dtype=hw.base_dtype,
                                    gradient_checkpointing=hw.gradient_checkpointing)
+    if hw.device.type == "cuda" and cfg.use_liger_kernel is not False:
+        from therapeutic_moe.kernels import apply_fast_kernels
+
+        applied = apply_fast_kernels(model)  # Liger RMSNorm/RoPE/fused CE when installed, fused MoE MLP, varlen attention
+        echo(f"Fast paths: {', '.join(applied) if applied else 'none available (pip install liger-kernel)'}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         counts = report_trainable(model)
@@ -292,8 +333,14 @@ def _train(run, d: Dist) -> int:
         rngs = d.gather_objects(rng_state())  # every rank takes part
         path = out_dir / f"checkpoint-{state.global_step}"
         if d.is_main:
-            path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict, rngs)
-            protect = {Path(state.best_checkpoint)} if state.best_checkpoint else set()
+            try:
+                path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict, rngs)
+            except OSError as exc:  # e.g. ENOSPC: the .tmp directory is never published, nothing is lost
+                raise UserError(
+                    f"could not write {path} ({exc.strerror or exc}: {exc.filename or path}); earlier checkpoints "
+                    f"are intact. Free space in {out_dir} and resume with --resume_from_checkpoint latest") from None
+            # Derived from the step, never a stored path: the output directory may have moved.
+            protect = {out_dir / f"checkpoint-{state.best_step}"} if state.best_step is not None else set()
             prune_checkpoints(out_dir, cfg.save_total_limit, protect)
         d.barrier()  # nobody goes on (or exits) before the checkpoint is published
         save_seconds = max(save_seconds, time.monotonic() - t)
@@ -433,7 +480,6 @@ def _train(run, d: Dist) -> int:
                 if improved:
                     state.best_metric, state.best_step = ev["val/loss"], state.global_step
                     state.evals_without_improvement = 0
-                    state.best_checkpoint = str(out_dir / f"checkpoint-{state.global_step}")
                     checkpoint("best validation loss")
                     saved_now = True
                 else:
@@ -465,8 +511,8 @@ def _train(run, d: Dist) -> int:
         return exit_code
     if not d.is_main:
         return 0
-    if state.best_checkpoint and state.best_step != state.global_step and Path(state.best_checkpoint).is_dir():
-        best = Path(state.best_checkpoint)
+    best = out_dir / f"checkpoint-{state.best_step}"
+    if state.best_step is not None and state.best_step != state.global_step and best.is_dir():
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
@@ -478,7 +524,7 @@ def _train(run, d: Dist) -> int:
     else:
         exported = f"final weights (step {state.global_step})"
         exported_step = state.global_step
-    save_trained(model, tokenizer, out_dir)
+    export_atomically(model, tokenizer, out_dir)
     save_run_config(run, out_dir / "run_config")
     plots, final_eval, final_routing = [], {}, {}
     if val_ex:
