@@ -144,11 +144,6 @@ def test_cli_override_parser(argv):
     tally.add("fuzz: command lines", 1)
 
 
-MANIFEST_BUG = ("training/checkpoint.py verify_checkpoint: a COMPLETE manifest that is valid JSON of another shape "
-                "(e.g. [] or {\"files\": []}) raises TypeError/AttributeError instead of returning a reason")
-
-
-@pytest.mark.xfail(strict=True, reason=MANIFEST_BUG)
 @FUZZ
 @given(manifest=json_values | st.fixed_dictionaries({"files": json_values}) | st.fixed_dictionaries(
     {"files": st.dictionaries(st.sampled_from(["weights.bin", "x"]), json_values, max_size=2)}))

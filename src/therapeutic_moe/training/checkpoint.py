@@ -69,6 +69,26 @@ def write_checkpoint(output_dir: Path, step: int, write_files: Callable[[Path], 
     return final
 
 
+def _manifest_problem(document) -> str | None:
+    """Why ``document`` is not {"files": {name: {"bytes": int, "sha256": str}}}, else None."""
+    if not isinstance(document, dict):
+        return f"expected a JSON object, got {type(document).__name__}"
+    files = document.get("files")
+    if not isinstance(files, dict):
+        return f"'files' must be an object, got {type(files).__name__}"
+    for name, meta in files.items():
+        # Only names inside the checkpoint: a manifest must not make resume hash files elsewhere.
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts:
+            return f"file name {name!r} is not inside the checkpoint"
+        if not isinstance(meta, dict):
+            return f"entry for {name!r} must be an object, got {type(meta).__name__}"
+        size, digest = meta.get("bytes"), meta.get("sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or not isinstance(digest, str):
+            return f"entry for {name!r} needs an integer 'bytes' and a string 'sha256'"
+    return None
+
+
 def verify_checkpoint(path: Path, deep: bool = True) -> str | None:
     """None when the checkpoint is complete and intact, else the reason it is not."""
     path = Path(path)
@@ -76,17 +96,25 @@ def verify_checkpoint(path: Path, deep: bool = True) -> str | None:
     if not manifest.is_file():
         return "no COMPLETE manifest (save was interrupted)"
     try:
-        files = json.loads(manifest.read_text())["files"]
-    except (ValueError, KeyError, OSError) as exc:
+        document = json.loads(manifest.read_text())
+    except (ValueError, OSError, RecursionError) as exc:
         return f"unreadable manifest: {exc}"
-    for name, meta in files.items():
+    # A manifest can parse yet have another shape (a torn or hand-edited file); that is a
+    # torn checkpoint too, never a traceback during resume.
+    problem = _manifest_problem(document)
+    if problem is not None:
+        return f"malformed manifest: {problem}"
+    for name, meta in document["files"].items():
         f = path / name
-        if not f.is_file():
-            return f"{name} is missing"
-        if f.stat().st_size != meta["bytes"]:
-            return f"{name} has {f.stat().st_size} bytes, manifest says {meta['bytes']}"
-        if deep and _sha256(f) != meta["sha256"]:
-            return f"{name} does not match its SHA-256"
+        try:
+            if not f.is_file():
+                return f"{name} is missing"
+            if f.stat().st_size != meta["bytes"]:
+                return f"{name} has {f.stat().st_size} bytes, manifest says {meta['bytes']}"
+            if deep and _sha256(f) != meta["sha256"]:
+                return f"{name} does not match its SHA-256"
+        except (OSError, ValueError) as exc:  # unreadable, name too long, NUL in the name
+            return f"{name!r} cannot be checked: {exc}"
     return None
 
 
