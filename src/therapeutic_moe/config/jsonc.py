@@ -81,6 +81,9 @@ def load_jsonc_object(path: Path, label: str | None = None) -> tuple[dict[str, A
         data = json.loads(text, object_pairs_hook=_collect_duplicates(duplicates))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{label}: line {exc.lineno}, column {exc.colno}: {exc.msg}{_hint(text, exc.pos)}") from None
+    except RecursionError:  # json recurses per nesting level; thousands of [ exhaust the stack
+        raise ConfigError(f"{label}: invalid JSON: nested too deeply (thousands of [ or {{); "
+                          f"a config is a flat object of settings") from None
     if not isinstance(data, dict):
         kind = {list: "a list", str: "a string", bool: "a bool", int: "a number", float: "a number"}.get(type(data), "null")
         raise ConfigError(f'{label}: the top level must be a JSON object {{"key": value, ...}}, not {kind}')

@@ -66,6 +66,14 @@ def _json_error(path: Path, exc: json.JSONDecodeError, line: int | None = None) 
                      f"syntax there (a JSON validator such as `python -m json.tool FILE` shows it)")
 
 
+def _too_deep(path: Path, line: int | None = None) -> DataError:
+    # json.loads recurses once per nesting level, so deeply nested input raises RecursionError
+    # (not JSONDecodeError); no conversation is nested like that, so the file is damaged.
+    where = f"{path}:{line}" if line else str(path)
+    return DataError(f"{where}: invalid JSON: nested too deeply (thousands of [ or {{). Fix: check that this "
+                     f"is the dataset file you meant; {_SHAPE_HINT}")
+
+
 def _records(path: Path) -> Iterator[tuple[str, Any]]:
     text = _read_text(path)
     if path.suffix.lower() in _JSONL_SUFFIXES:
@@ -79,6 +87,8 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
             yield from _jsonl_records(path, text)
             return
         raise _json_error(path, exc) from None
+    except RecursionError:
+        raise _too_deep(path) from None
     if isinstance(document, dict) and "conversations" in document:
         records = document["conversations"]
         if not isinstance(records, list):
@@ -104,6 +114,8 @@ def _jsonl_records(path: Path, text: str) -> Iterator[tuple[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _json_error(path, exc, line=lineno) from None
+        except RecursionError:
+            raise _too_deep(path, line=lineno) from None
         yield f"{path}:{lineno}", record
 
 

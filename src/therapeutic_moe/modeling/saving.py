@@ -20,6 +20,8 @@ from therapeutic_moe.moe import MoEConfig
 
 MOE_WEIGHTS, MOE_CONFIG = "moe_layers.pt", "moe_config.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+DAMAGED = ("the directory is damaged: re-export the model from its training run or load one of its "
+           "checkpoint-N directories instead")
 
 
 def library_versions() -> dict:
@@ -82,6 +84,8 @@ def read_meta(directory: Path) -> dict:
         raise ModelDirError(f"{directory}: no {MOE_CONFIG}; is this a directory written by therapeutic-moe?") from None
     except json.JSONDecodeError as exc:
         raise ModelDirError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:  # json recurses per nesting level; thousands of [ exhaust the stack
+        raise ModelDirError(f"{path}: invalid JSON: nested too deeply; {DAMAGED}") from None
 
 
 def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, base_model: str | None = None,
@@ -106,13 +110,42 @@ def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, ba
     return _attach(base, tokenizer, directory, meta, name, device)
 
 
+def _load_adapter(peft_model_cls, base, directory: Path):
+    """PeftModel.from_pretrained, with a damaged adapter (what a crash during an export or a
+    hand edit leaves) reported as one ModelDirError instead of a traceback from deep inside PEFT."""
+    from safetensors import SafetensorError
+
+    config_path = directory / ADAPTER_FILES[0]
+    # PEFT would raise a bare JSONDecodeError without naming the file; check it here first.
+    try:
+        adapter_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelDirError(f"{config_path}: not valid JSON ({exc}); {DAMAGED}") from None
+    if not isinstance(adapter_config, dict):
+        raise ModelDirError(f"{config_path}: expected a JSON object, got {type(adapter_config).__name__}; "
+                            f"{DAMAGED}") from None
+    try:
+        return peft_model_cls.from_pretrained(base, str(directory), is_trainable=False)
+    except (SafetensorError, RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
+        # SafetensorError: truncated weights; RuntimeError: size mismatch, i.e. the rank in
+        # adapter_config.json does not fit the saved weights; the others: bad config fields.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        mismatch = next((line for line in lines if "size mismatch" in line), None)
+        if mismatch:  # the torch message's first line says nothing; the mismatch line names the shapes
+            reason = f"the rank r in {config_path.name} does not fit the saved weights: {mismatch[:300]}"
+        else:
+            reason = f"{type(exc).__name__}: {lines[0][:300]}"
+        raise ModelDirError(f"{directory / ADAPTER_FILES[1]} does not load with {config_path.name} "
+                            f"({reason}); {DAMAGED}") from None
+
+
 def _attach(base, tokenizer, directory: Path, meta: dict, name: str, device):
     from peft import PeftModel
 
     from therapeutic_moe.modeling.wrapper import TherapeuticMoEModel
     from therapeutic_moe.moe import inject_experts
 
-    peft_model = PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+    peft_model = _load_adapter(PeftModel, base, directory)
     layers, context, moe_config = [], None, None
     if meta.get("use_moe", True):
         moe_config = MoEConfig.from_dict(meta, source=str(directory / MOE_CONFIG))

@@ -50,7 +50,16 @@ class MoEConfig:
         return {d: i for i, d in enumerate(self.expert_domains)}
 
     def __post_init__(self) -> None:
-        problems = []
+        # Types first: moe_config.json is hand-editable and a float rank (4.5) or a string would
+        # otherwise pass the range checks below (or fail them with a message naming no field)
+        # and crash model building much later.
+        problems = [f"{name}={value!r} must be an integer" for name, value in
+                    (("top_k", self.top_k), ("expert_r", self.expert_r), ("expert_alpha", self.expert_alpha))
+                    if not isinstance(value, int) or isinstance(value, bool)]
+        if not isinstance(self.expert_domains, list) or not all(isinstance(d, str) for d in self.expert_domains):
+            problems.append(f"expert_domains={self.expert_domains!r:.80} must be a list of strings")
+        if problems:
+            raise ValueError("; ".join(problems))
         if len(self.expert_domains) < 1:
             problems.append("expert_domains must name at least one expert")
         if len(set(self.expert_domains)) != len(self.expert_domains):
@@ -110,4 +119,6 @@ class MoEConfig:
             raise ModelDirError(f"{path}: not found; is this a directory written by `therapeutic-moe train`?") from None
         except json.JSONDecodeError as exc:
             raise ModelDirError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except RecursionError:  # json recurses per nesting level; thousands of [ exhaust the stack
+            raise ModelDirError(f"{path}: invalid JSON: nested too deeply; the file is damaged") from None
         return cls.from_dict(data, source=str(path))

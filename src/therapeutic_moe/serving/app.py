@@ -165,6 +165,8 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(400, f"request body is not valid JSON: {exc}", code="invalid_json")
+        except RecursionError:  # json recurses per nesting level: a small body can exhaust the stack
+            return _error(400, "request body is not valid JSON: nested too deeply", code="invalid_json")
         try:
             req = ChatCompletionRequest.model_validate(data)
         except ValidationError as exc:
