@@ -109,25 +109,12 @@ def test_fuzzed_requests_never_get_a_5xx(client, route, body, content_type):
     tally.add("server fuzz: requests", 1)
 
 
-DEEP_BODY_BUG = ("serving/app.py chat_completions: json.loads(raw) catches ValueError/UnicodeDecodeError but not "
-                 "RecursionError, so a body of 10,000 nested '[' (well under max_request_bytes) gets 500 (and a "
-                 "logged traceback) instead of 400 invalid_json. Fix: catch RecursionError too")
-
-
-@pytest.mark.xfail(strict=True, reason=DEEP_BODY_BUG)
 @pytest.mark.parametrize("body", ["[" * 10_000, '{"messages": ' + "[" * 10_000])
 def test_deeply_nested_json_body_is_a_4xx(client, body):
     response = client.post(CHAT, content=body, headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500, response.status_code
 
 
-EMPTY_KEY_BUG = ("serving/cli.py run_serve: `--api-key ''` (e.g. --api-key \"$KEY\" with KEY unset) is turned into "
-                 "no key by `args.api_key or api_key_from_env()`, silently serving without authentication; "
-                 "ServeSettings itself refuses an empty key. Fix: pass args.api_key through when it is not None "
-                 "so the empty value is refused with exit 2")
-
-
-@pytest.mark.xfail(strict=True, reason=EMPTY_KEY_BUG)
 def test_an_empty_api_key_flag_is_refused_not_ignored(monkeypatch, trained_model):
     import uvicorn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 
+from therapeutic_moe.errors import UserError
 from therapeutic_moe.serving.settings import API_KEY_ENV, ServeSettings
 
 DEFAULTS = ServeSettings()
@@ -58,8 +59,14 @@ def run_serve(args) -> int:
     from therapeutic_moe.inference.cli import load_assistant
     from therapeutic_moe.serving.app import create_app
 
+    # `--api-key ""` (e.g. --api-key "$KEY" with KEY unset) must be refused, never read as "no key":
+    # falling back on `or` would silently serve without authentication.
+    if args.api_key is not None and not args.api_key.strip():
+        raise UserError(f"--api-key is empty (an unset variable?); give the key, or leave out --api-key "
+                        f"(and ${API_KEY_ENV}) to serve without authentication")
+    api_key = args.api_key if args.api_key is not None else ServeSettings.api_key_from_env()
     settings = ServeSettings(
-        host=args.host, port=args.port, api_key=args.api_key or ServeSettings.api_key_from_env(),
+        host=args.host, port=args.port, api_key=api_key,
         max_request_bytes=args.max_request_bytes, max_new_tokens_limit=args.max_new_tokens_limit,
         default_max_new_tokens=args.default_max_new_tokens,
         max_concurrent=args.max_concurrent, max_queue=args.max_queue, queue_timeout_s=args.queue_timeout)
