@@ -17,7 +17,9 @@ export WANDB_MODE=offline WANDB_SILENT=true PYTHONUNBUFFERED=1
 python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0))" | tee "$OUT/versions.txt"
 for exp in ${EXPERIMENTS:-moe_supervised lora_attention lora_all_linear moe_unsupervised}; do
   start=$(date +%s)
-  python train_moe_h100.py --config "configs/experiments/$exp.json" --output_dir "runs/$exp" ${TRAIN_ARGS:-} \
+  # the same wall-time cap for every arm (equal GPU minutes): 72 s of training
+  python train_moe_h100.py --config "configs/experiments/$exp.json" --output_dir "runs/$exp" \
+    ${TRAIN_ARGS:---max_hours 0.02 --time_limit_margin_minutes 0.1} \
     > "$OUT/runs/train_$exp.log" 2>&1
   echo "$exp train exit $? in $(( $(date +%s) - start )) s" | tee -a "$OUT/summary.txt"
   baseline="--no-baseline"; [ "$exp" = "${BASELINE_EXP:-moe_supervised}" ] && baseline=""

@@ -46,7 +46,6 @@ def run_config(tmp_path: Path, **overrides):
                   per_device_train_batch_size=2, per_device_eval_batch_size=4, gradient_accumulation_steps=2,
                   learning_rate=1e-2, warmup_steps=1, logging_steps=1, max_seq_length=1024, lora_r=4, lora_alpha=8,
                   expert_r=4, expert_alpha=8, report_to="none", checkpoint_minutes=60, save_steps=0,
-                  eval_steps=3, validation_split=0.2, dataloader_num_workers=0, time_limit_margin_minutes=0.0,
-                  pii_kinds=["email", "phone", "url", "name"])
+                  eval_steps=3, validation_split=0.2, dataloader_num_workers=0, time_limit_margin_minutes=0.0)
     values.update(overrides)
     return load_run_config(None, None, None, {k: json.dumps(v) if not isinstance(v, str) else v for k, v in values.items()})

@@ -30,7 +30,7 @@ def config(tmp_path, out, ga, **extra):
 def run(args, tmp_path, nproc=None):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     safety = tmp_path / "safety.json"
-    safety.write_text(json.dumps({"pii_kinds": ["email", "phone", "url", "name"]}))
+    safety.write_text(json.dumps({"pii_scrubbing": True}))
     if nproc:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                str(REPO_ROOT / "train_moe_h100.py")]

@@ -143,7 +143,7 @@ def test_sigterm_mid_run_leaves_complete_checkpoint(tmp_path):
                                    per_device_train_batch_size=2, gradient_accumulation_steps=2, max_seq_length=1024,
                                    lora_r=4, lora_alpha=8, expert_r=4, expert_alpha=8, report_to="none",
                                    eval_steps=100000, warmup_steps=1)))
-    (tmp_path / "safety.json").write_text(json.dumps({"pii_kinds": ["email", "phone", "url", "name"]}))
+    (tmp_path / "safety.json").write_text(json.dumps({"pii_scrubbing": True}))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_moe_h100.py"), "--config", str(cfg),
                              "--safety_config", str(tmp_path / "safety.json")],

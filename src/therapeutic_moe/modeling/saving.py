@@ -79,7 +79,10 @@ def read_moe_weights(path: Path) -> dict[str, torch.Tensor]:
 def read_meta(directory: Path) -> dict:
     path = directory / MOE_CONFIG
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ModelDirError(f"{path}: expected a JSON object, found {type(meta).__name__}; {DAMAGED}")
+        return meta
     except FileNotFoundError:
         raise ModelDirError(f"{directory}: no {MOE_CONFIG}; is this a directory written by therapeutic-moe?") from None
     except json.JSONDecodeError as exc:
