@@ -55,7 +55,7 @@ def test_defaults_in_the_current_directory_are_picked_up(tmp_path, monkeypatch):
 def test_quickstart_cpu_config():
     run = load_quietly(config=ROOT / "configs" / "quickstart_cpu.json")
     t = run.train
-    assert (t.max_steps, t.per_device_train_batch_size, t.gradient_accumulation_steps, t.max_seq_length) == (30, 4, 1, 512)
+    assert (t.max_steps, t.per_device_train_batch_size, t.gradient_accumulation_steps, t.max_seq_length) == (30, 2, 1, 512)
     assert (t.learning_rate, t.warmup_steps, t.eval_steps, t.logging_steps) == (5e-4, 3, 10, 5)
     assert (t.checkpoint_minutes, t.save_steps, t.output_dir) == (2, 10, "therapeutic_moe_model")
     assert t.base_model == "smollm2-135m-instruct"
