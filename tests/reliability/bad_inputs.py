@@ -86,12 +86,6 @@ def fake_checkpoint(d: Path, fx: dict) -> None:
     write(d / "ckpts" / "checkpoint-1" / "optimizer.pt", b"x" * 10)
 
 
-RESUME_SHAPE_BUG = ("training/loop.py load_checkpoint: resuming with a different model shape (lora_r, expert_r, "
-                    "use_moe, number of experts) raises RuntimeError/ValueError/KeyError from "
-                    "set_peft_model_state_dict, load_moe_state_dict or optimizer.load_state_dict: a traceback "
-                    "instead of one UserError naming the checkpoint and the setting that differs. Fix: compare "
-                    "the checkpoint's run_config.json/moe_config.json with the new config first, or wrap those "
-                    "loads and raise UserError")
 DEEP = "[" * 100_000
 
 TRAIN_CASES = [

@@ -137,14 +137,6 @@ def test_crash_while_pruning_old_checkpoints(workspace, fork_pool, tmp_path):
     tally.summary_line("crash-while-pruning", kill_points=len(trials), resumes_correct=len(trials))
 
 
-MIXED_EXPORT_BUG = (
-    "training/loop.py export: save_trained writes adapter_model.safetensors and moe_layers.pt straight into "
-    "output_dir, one after the other, over the previous export. A crash between the two (here: a resumed run "
-    "that trains one more step and dies while exporting) leaves the attention LoRA of step 4 next to the "
-    "experts of step 3; load_trained and `serve` load that mix without a word. Fix: export into a temporary "
-    "directory and rename the files into place last (or write a manifest that load_trained verifies)")
-
-
 def test_a_crash_during_a_re_export_never_leaves_a_mixed_model(workspace, fork_pool, tmp_path):
     out = tmp_path / "out"
     # constant learning rate: the extra step changes the weights (a decayed schedule ends at 0)
@@ -167,12 +159,6 @@ def test_a_crash_during_a_re_export_never_leaves_a_mixed_model(workspace, fork_p
     whole = [step for step in (3, 4) if all(
         torch.equal(exported[k], v) for k, v in trained_tensors(out / f"checkpoint-{step}").items())]
     assert whole, "the exported model mixes weights of two different steps"
-
-
-DISK_FULL_BUG = ("training/loop.py checkpoint: an OSError while saving (ENOSPC: disk full) ends the run with a "
-                 "traceback and exit 1. Nothing is lost (the temporary directory is never published), but the "
-                 "user gets no clear line. Fix: catch OSError around save_checkpoint and raise UserError "
-                 "naming the path, the free space needed and `--resume_from_checkpoint latest`")
 
 
 def test_disk_full_during_a_save_loses_nothing(workspace, fork_pool, tmp_path):

@@ -62,14 +62,6 @@ def test_early_stopping_and_best_model_survive_a_kill(workspace, fork_pool, tmp_
 
 BEST_KEPT = dict(max_steps=6, eval_steps=2, early_stopping_patience=0, early_stopping_threshold=10.0,
                  validation_split=0.2, save_total_limit=1)
-RELATIVE_BEST_BUG = (
-    "training/loop.py stores state.best_checkpoint as a path (str(out_dir / 'checkpoint-N'), relative when "
-    "output_dir is relative) and uses it as-is after a resume: when the resumed run sees the output directory "
-    "under another path (another working directory, or the folder moved to a new disk or machine), "
-    "prune_checkpoints no longer protects the best checkpoint and deletes it, and the export silently "
-    "falls back to the final weights. Fix: store best_step only and derive out_dir / f'checkpoint-{best_step}'")
-
-
 @pytest.mark.parametrize("relocation", [
     "same-place",
     "other-working-directory",

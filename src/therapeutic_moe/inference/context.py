@@ -122,15 +122,9 @@ def load_for_inference(model_dir: str | Path, *, device: str | None = None, dtyp
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from therapeutic_moe.modeling.base_model import load_tokenizer, resolve_base_model
-    from therapeutic_moe.modeling.saving import ADAPTER_FILES, MOE_CONFIG, load_trained_onto, read_meta
+    from therapeutic_moe.modeling.saving import inspect_model_dir, load_trained_onto
 
-    meta = read_meta(directory)
-    for name in ADAPTER_FILES:
-        if not (directory / name).is_file():
-            raise ModelDirError(f"{directory / name}: missing; the directory is incomplete")
-    name = base_model or meta.get("base_model")
-    if not name:
-        raise ModelDirError(f"{directory / MOE_CONFIG}: no base_model recorded; pass --base-model")
+    meta, name = inspect_model_dir(directory, base_model)
     device = device or default_device()
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32

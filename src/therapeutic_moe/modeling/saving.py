@@ -91,13 +91,9 @@ def read_meta(directory: Path) -> dict:
         raise ModelDirError(f"{path}: invalid JSON: nested too deeply; {DAMAGED}") from None
 
 
-def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, base_model: str | None = None,
-                 cache_dir: str | None = None):
-    """Rebuild base + LoRA + experts from a saved directory. Returns (model, tokenizer)."""
-
-    from therapeutic_moe.modeling.base_model import load_base_model, load_tokenizer, resolve_base_model
-
-    directory = Path(directory)
+def inspect_model_dir(directory: Path, base_model: str | None = None) -> tuple[dict, str]:
+    """Check a saved directory is complete; return its moe_config.json and the base model name
+    (``base_model`` overrides the recorded one)."""
     if not directory.is_dir():
         raise ModelDirError(f"{directory}: no such model directory")
     meta = read_meta(directory)
@@ -106,7 +102,18 @@ def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, ba
             raise ModelDirError(f"{directory / name}: missing; the directory is incomplete")
     name = base_model or meta.get("base_model")
     if not name:
-        raise ModelDirError(f"{directory / MOE_CONFIG}: no base_model recorded; pass base_model=")
+        raise ModelDirError(f"{directory / MOE_CONFIG}: no base_model recorded; pass a base model explicitly")
+    return meta, name
+
+
+def load_trained(directory: str | Path, *, device="cpu", dtype=torch.float32, base_model: str | None = None,
+                 cache_dir: str | None = None):
+    """Rebuild base + LoRA + experts from a saved directory. Returns (model, tokenizer)."""
+
+    from therapeutic_moe.modeling.base_model import load_base_model, load_tokenizer, resolve_base_model
+
+    directory = Path(directory)
+    meta, name = inspect_model_dir(directory, base_model)
     resolved = resolve_base_model(name, cache_dir)
     base = load_base_model(resolved, dtype=dtype, device=device)
     tokenizer = load_tokenizer(str(directory) if (directory / "tokenizer_config.json").is_file() else resolved)

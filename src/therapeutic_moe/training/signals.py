@@ -40,7 +40,3 @@ class GracefulStop:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         return False
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + getattr(signal, self.signal_name or "SIGTERM").value

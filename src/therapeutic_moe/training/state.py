@@ -18,7 +18,6 @@ class TrainState:
     tokens_seen: int = 0
     best_metric: float | None = None  # best validation loss
     best_step: int | None = None
-    best_checkpoint: str | None = None  # unused since 0.1: derived from best_step (kept for old state files)
     evals_without_improvement: int = 0
     wandb_run_id: str | None = None
     data_fingerprint: str | None = None
