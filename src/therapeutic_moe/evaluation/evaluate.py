@@ -64,6 +64,11 @@ def _routing_summary(stats, expert_domains: list[str], n_labelled: int) -> dict:
         # Every layer votes once per labelled sample (router's mean probability, argmax).
         out["domain_confusion"] = summary["domain_confusion"]
         out["domain_accuracy"] = summary["domain_accuracy"]
+        out["domain_accuracy_per_layer"] = summary["domain_accuracy_per_layer"]
+        if "domain_vote_confusion" in summary:
+            # One vote per sample: router probabilities averaged over all layers, then argmax.
+            out["domain_vote_confusion"] = summary["domain_vote_confusion"]
+            out["domain_vote_accuracy"] = summary["domain_vote_accuracy"]
     return out
 
 

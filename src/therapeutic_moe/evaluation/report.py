@@ -50,6 +50,11 @@ def write_plots(result: dict, out_dir: Path) -> dict[str, str]:
         plots.plot_confusion_matrix(routing["domain_confusion"], names, path,
                                     title="Routed expert vs domain label (votes of all layers)")
         written["domain_confusion"] = path.name
+    if routing.get("domain_vote_confusion"):
+        path = out_dir / "domain_vote_confusion.png"
+        plots.plot_confusion_matrix(routing["domain_vote_confusion"], names, path,
+                                    title="Routed expert vs domain label (one vote per sample, all layers averaged)")
+        written["domain_vote_confusion"] = path.name
     per = result.get("per_example") or {}
     ppls = per.get("perplexity") or per.get("base_perplexity")
     if ppls:
@@ -107,6 +112,11 @@ def format_table(result: dict) -> str:
         if "domain_accuracy" in routing:
             lines.append(f"Domain-routing accuracy {routing['domain_accuracy']:.1%} "
                          f"({routing['labelled_samples']} labelled examples, every layer votes)")
+            if "domain_vote_accuracy" in routing:
+                per_layer = routing.get("domain_accuracy_per_layer") or []
+                best = max(range(len(per_layer)), key=per_layer.__getitem__) if per_layer else None
+                lines.append(f"  one vote per example (all layers averaged): {routing['domain_vote_accuracy']:.1%}"
+                             + (f"; best single layer {best}: {per_layer[best]:.1%}" if best is not None else ""))
         else:
             lines.append("Domain-routing accuracy: no domain labels in this data")
     rows = result.get("by_context_length") or []

@@ -28,6 +28,9 @@ class RoutingContext:
     compute_aux: bool = False
     collecting: bool = False
     compute_domain_loss: bool = True
+    # [E] weight of each domain in the supervised routing loss (None = all 1); set once by the
+    # trainer from the training labels when domain_routing_class_balance is on.
+    domain_class_weights: torch.Tensor | None = None
     aux: dict = field(default_factory=dict)  # layer -> (lb, z, domain) scalars
     stats: RoutingStats | None = None
     trace: list | None = None  # when a list: append (layer, topk_index, gates) per call (inference)

@@ -70,7 +70,7 @@ class MoELoRAMLP(nn.Module):
         if ctx.sample_ids is not None and ctx.sample_domains is not None and ctx.sample_domains.numel():
             sample_probs = sample_mean_probs(routing.probs, ctx.sample_ids, ctx.sample_domains.shape[0])
             if ctx.compute_domain_loss:
-                dom = domain_routing_loss(sample_probs, ctx.sample_domains)
+                dom = domain_routing_loss(sample_probs, ctx.sample_domains, ctx.domain_class_weights)
         if not ctx.collecting:  # gradient-checkpoint recompute: same tensors, nothing stored
             return
         ctx.aux[self.layer_index] = (lb, z, dom)

@@ -46,11 +46,35 @@ def sample_mean_probs(probs: torch.Tensor, sample_ids: torch.Tensor, num_samples
     return sums / counts.clamp(min=1.0).unsqueeze(-1)
 
 
-def domain_routing_loss(mean_probs: torch.Tensor, sample_domains: torch.Tensor) -> torch.Tensor:
+def domain_routing_loss(mean_probs: torch.Tensor, sample_domains: torch.Tensor,
+                        class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy between each labelled sample's token-mean router probability and its
-    domain's expert. Unlabelled samples (domain -1) do not count."""
+    domain's expert. Unlabelled samples (domain -1) do not count.
+
+    ``class_weights`` [E] (optional) weighs each sample by its domain, e.g. inverse frequency,
+    so that a minority domain is not ignored: with imbalanced labels the unweighted loss is
+    cheapest to lower by sending everything to the majority domains' experts.
+    """
     labelled = sample_domains >= 0  # no host sync: an all-unlabelled batch gives exactly 0
-    picked = mean_probs.gather(1, sample_domains.clamp(min=0).unsqueeze(1)).squeeze(1)
+    target = sample_domains.clamp(min=0)
+    picked = mean_probs.gather(1, target.unsqueeze(1)).squeeze(1)
     nll = -torch.log(picked.clamp(min=1e-9))
     w = labelled.to(nll.dtype)
-    return (nll * w).sum() / w.sum().clamp(min=1.0)
+    if class_weights is not None:
+        w = w * class_weights.to(nll.dtype)[target]
+    return (nll * w).sum() / w.sum().clamp(min=1e-9)
+
+
+def domain_class_weights(domains: list[int], num_experts: int, device=None) -> torch.Tensor:
+    """Inverse-frequency weight per domain, [E]: n / (D · n_d) over the D domains present, 0 for
+    absent ones, so that every present domain carries the same total weight and a labelled
+    sample weighs 1 on average."""
+    counts = torch.zeros(num_experts, dtype=torch.float64)
+    for d in domains:
+        if d is not None and 0 <= d < num_experts:
+            counts[d] += 1
+    present = counts > 0
+    weights = torch.zeros(num_experts, dtype=torch.float64)
+    if present.any():
+        weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.to(torch.float32).to(device) if device is not None else weights.to(torch.float32)

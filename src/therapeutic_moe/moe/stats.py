@@ -21,7 +21,11 @@ class RoutingStats:
         self.assign_counts: torch.Tensor | None = None  # [L, E] top-k assignments
         self.entropy_sum: torch.Tensor | None = None  # [L] sum of per-token router entropy
         self.tokens: torch.Tensor | None = None  # [L] valid tokens seen
-        self.confusion: torch.Tensor | None = None  # [E_true, E_pred] labelled samples, summed over layers
+        self.confusion: torch.Tensor | None = None  # [L, E_true, E_pred] labelled samples, per layer
+        # The model-level decision: each sample's router probabilities averaged over all layers,
+        # then argmax. Summed layer by layer during a forward, counted after the last layer.
+        self.vote_confusion: torch.Tensor | None = None  # [E_true, E_pred]
+        self._vote_sum: torch.Tensor | None = None
 
     def _lazy(self, device: torch.device) -> None:
         if self.assign_counts is None:
@@ -29,7 +33,8 @@ class RoutingStats:
             self.assign_counts = torch.zeros(L, E, device=device)
             self.entropy_sum = torch.zeros(L, device=device)
             self.tokens = torch.zeros(L, device=device)
-            self.confusion = torch.zeros(E, E, device=device)
+            self.confusion = torch.zeros(L, E, E, device=device)
+            self.vote_confusion = torch.zeros(E, E, device=device)
 
     @torch.no_grad()
     def add(self, layer: int, probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None,
@@ -44,9 +49,16 @@ class RoutingStats:
         self.tokens[layer] += probs.shape[0]
         if sample_probs is not None and sample_domains is not None:
             labelled = sample_domains >= 0
-            pred = sample_probs.argmax(-1)
-            idx = sample_domains.clamp(min=0) * self.num_experts + pred
-            self.confusion.view(-1).index_add_(0, idx, labelled.to(self.confusion.dtype))
+            self._count(self.confusion[layer], sample_probs, sample_domains, labelled)
+            # Layers run in order 0..L-1 in every forward, so layer 0 starts a new vote.
+            self._vote_sum = sample_probs.clone() if layer == 0 or self._vote_sum is None else self._vote_sum + sample_probs
+            if layer == self.num_layers - 1:
+                self._count(self.vote_confusion, self._vote_sum, sample_domains, labelled)
+                self._vote_sum = None
+
+    def _count(self, confusion: torch.Tensor, probs: torch.Tensor, domains: torch.Tensor, labelled: torch.Tensor) -> None:
+        idx = domains.clamp(min=0) * self.num_experts + probs.argmax(-1)
+        confusion.view(-1).index_add_(0, idx, labelled.to(confusion.dtype))
 
     def summary(self, dead_threshold: float = 0.1) -> dict:
         """Host-side numbers. An expert is dead in a layer when its share of assignments is
@@ -70,8 +82,14 @@ class RoutingStats:
             "token_entropy": float((self.entropy_sum.cpu() / self.tokens.cpu().clamp(min=1)).mean()),
             "dead_experts": int((usage < dead_threshold / self.num_experts).sum()),
         }
-        conf = self.confusion.cpu()
+        per_layer = self.confusion.double().cpu()
+        conf = per_layer.sum(0)
         if float(conf.sum()) > 0:
             out["domain_confusion"] = conf.tolist()
             out["domain_accuracy"] = float(conf.diag().sum() / conf.sum())
+            out["domain_accuracy_per_layer"] = [float(c.diag().sum() / c.sum().clamp(min=1)) for c in per_layer]
+            vote = self.vote_confusion.double().cpu()
+            if float(vote.sum()) > 0:
+                out["domain_vote_confusion"] = vote.tolist()
+                out["domain_vote_accuracy"] = float(vote.diag().sum() / vote.sum())
         return out

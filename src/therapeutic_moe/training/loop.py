@@ -26,6 +26,7 @@ from therapeutic_moe.errors import TrainingHalted, UserError
 from therapeutic_moe.modeling import build_model, report_trainable
 from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, save_trained
 from therapeutic_moe.moe import RoutingStats
+from therapeutic_moe.moe.losses import domain_class_weights
 from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
 from therapeutic_moe.training.checkpoint import prune_checkpoints, resolve_resume, write_checkpoint
 from therapeutic_moe.training.distributed import Dist, init_distributed, no_sync, shutdown, wrap_for_training
@@ -159,8 +160,9 @@ def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool) -> dict:
     val_loss = float(loss_sum / n_tok.clamp(min=1))
     metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50)), "val/tokens": int(n_tok)}
     summary = stats.summary() if stats is not None else {}
-    if "domain_accuracy" in summary:
-        metrics["val/domain_accuracy"] = summary["domain_accuracy"]
+    for key in ("domain_accuracy", "domain_vote_accuracy"):
+        if key in summary:
+            metrics[f"val/{key}"] = summary[key]
     if summary:
         metrics["val/routing_entropy"] = summary["routing_entropy"]
     return metrics | {"_routing": summary}
@@ -175,8 +177,9 @@ def routing_metrics(summary: dict, domains: list[str], prefix: str = "moe") -> d
         out[f"{prefix}/usage/{name}"] = summary["usage_overall"][e]
         for layer, row in enumerate(summary["usage_per_layer"]):
             out[f"{prefix}/usage/layer_{layer:02d}/{name}"] = row[e]
-    if "domain_accuracy" in summary:
-        out[f"{prefix}/domain_accuracy"] = summary["domain_accuracy"]
+    for key in ("domain_accuracy", "domain_vote_accuracy"):
+        if key in summary:
+            out[f"{prefix}/{key}"] = summary[key]
     return out
 
 
@@ -249,6 +252,9 @@ def _train(run, d: Dist) -> int:
     train_ex, val_ex = data.train, data.val
     if not train_ex:
         raise UserError("no training examples left after preparation; see `therapeutic-moe data check`")
+    if model.context is not None and cfg.domain_routing_class_balance:
+        model.context.domain_class_weights = domain_class_weights(
+            [e.domain for e in train_ex], model.moe_config.num_experts, hw.device)
     packing = cfg.packing in (True, "auto", "true")
     lengths = [len(e.input_ids) for e in train_ex]
     plan0 = plan_epoch(lengths, seed=cfg.seed, epoch=0, batch_size=cfg.per_device_train_batch_size,
@@ -449,7 +455,7 @@ def _train(run, d: Dist) -> int:
                     if interval["has_dom"]:
                         metrics["train/domain_routing_loss"] = dom / n
                     if d.enabled:
-                        for t in (stats.assign_counts, stats.entropy_sum, stats.tokens, stats.confusion):
+                        for t in (stats.assign_counts, stats.entropy_sum, stats.tokens, stats.confusion, stats.vote_confusion):
                             if t is not None:
                                 d.all_reduce_(t)
                     metrics |= routing_metrics(stats.summary(), domains)
