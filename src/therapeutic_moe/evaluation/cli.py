@@ -49,6 +49,10 @@ def register(subparsers) -> None:
                         help="window lengths for perplexity by context length ('none' to skip)")
     parser.add_argument("--max-windows", type=int, default=16, metavar="N",
                         help="most windows per context length (from the longest conversations)")
+    parser.add_argument("--same-tokens", action="store_true",
+                        help="perplexity by context length on the same tokens at every length: only sessions "
+                             "that reach the longest length, their first that-many tokens (--max-windows "
+                             "then counts sessions)")
     parser.add_argument("--topic-to-domain", default=None, metavar="NAME|PATH",
                         help="topic -> domain map for labels (default: the one the model was trained with)")
     parser.add_argument("--out", default=None, metavar="DIR", help="report directory (default: MODEL_DIR/evaluation)")
@@ -104,7 +108,7 @@ def run_evaluate(args) -> int:
     result = evaluate_model(model, tokenizer, data.examples, long_sequences=data.whole, context_lengths=lengths,
                             adapted=not args.base_only, baseline=not args.no_baseline,
                             max_batch_tokens=args.batch_tokens, max_windows_per_length=args.max_windows,
-                            progress=True)
+                            same_tokens=args.same_tokens, progress=True)
     result.update(model_dir=str(args.model_dir), dataset=str(args.dataset), conversations=data.conversations,
                   labelled_conversations=data.labelled, dropped_windows=data.drops, context=plan.to_dict(),
                   seconds=round(time.time() - start, 1))

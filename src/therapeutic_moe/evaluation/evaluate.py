@@ -75,13 +75,14 @@ def _routing_summary(stats, expert_domains: list[str], n_labelled: int) -> dict:
 def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequence | None = None,
                    context_lengths: Sequence[int] = (), adapted: bool = True, baseline: bool = True,
                    max_batch_tokens: int = 16384, max_windows_per_length: int = 16,
-                   progress: bool = False) -> dict:
+                   same_tokens: bool = False, progress: bool = False) -> dict:
     """Evaluate ``model`` on tokenized ``examples`` (objects with input_ids, labels, domain, conv_id).
 
     ``adapted``: score the trained model (LoRA + experts) and collect routing statistics.
     ``baseline``: score the same tokens with adapters off and experts bypassed (the base model).
     ``long_sequences`` (whole tokenized conversations, default ``examples``) are cut into
-    windows of each of ``context_lengths`` tokens for perplexity by context length.
+    windows of each of ``context_lengths`` tokens for perplexity by context length;
+    ``same_tokens``: every length scores the same tokens of the sessions that reach the longest.
     """
     from therapeutic_moe.moe import RoutingStats
 
@@ -124,13 +125,13 @@ def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequ
                 if adapted:
                     rows = perplexity_by_length(model, seqs, context_lengths, pad_id=pad_id,
                                                 max_windows=max_windows_per_length, max_batch_tokens=max_batch_tokens,
-                                                progress=progress)
+                                                progress=progress, same_tokens=same_tokens)
                 if baseline:
                     with base_model_only(model):
                         base_rows = perplexity_by_length(model, seqs, context_lengths, pad_id=pad_id,
                                                          max_windows=max_windows_per_length,
                                                          max_batch_tokens=max_batch_tokens, progress=progress,
-                                                         label="base ")
+                                                         label="base ", same_tokens=same_tokens)
                     if rows is None:
                         rows = base_rows
                         for row in rows:
@@ -140,6 +141,7 @@ def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequ
                         for row, base_row in zip(rows, base_rows):
                             row["base_perplexity"] = base_row["perplexity"]
                 result["by_context_length"] = rows
+                result["context_length_mode"] = "same tokens" if same_tokens else "windows"
     finally:
         if ctx is not None:
             ctx.stats = saved_stats

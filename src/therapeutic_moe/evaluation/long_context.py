@@ -6,6 +6,13 @@ longest sessions, and every therapist token in a window is scored with the windo
 context. Longer windows give the model more history per
 token, so a model that uses long context well shows falling perplexity as L grows; the
 number of windows per length is reported because few windows make a noisy number.
+
+Those windows come from different sessions at different lengths (only the longest sessions
+reach 8,192), so the rows also differ in text. ``same_tokens=True`` removes that: only the
+sessions that reach the longest length are used, each cut to its first ``max(lengths)``
+tokens, and every length scores exactly the same tokens (the window starts of the shortest
+length, which have no context at that length, are left out at every length). Then a row
+differs from another only in how much history each token sees.
 """
 
 from __future__ import annotations
@@ -59,13 +66,36 @@ def context_windows(sequences: Sequence, length: int, max_windows: int) -> list[
     return out
 
 
+def same_token_spans(sequences: Sequence, lengths: Sequence[int], max_sessions: int) -> list[Window]:
+    """The first ``max(lengths)`` tokens of up to ``max_sessions`` sessions that long (longest
+    first), with every position that starts a window of ``min(lengths)`` unscored."""
+    longest, shortest = max(lengths), min(lengths)
+    spans = []
+    for seq in sorted(sequences, key=lambda s: -len(s.input_ids))[:max_sessions]:
+        if len(seq.input_ids) < longest:
+            break
+        labels = [IGNORE if i % shortest == 0 else x for i, x in enumerate(seq.labels[:longest])]
+        domain = getattr(seq, "domain", -1)
+        spans.append(Window(list(seq.input_ids[:longest]), labels, str(getattr(seq, "conv_id", "")),
+                            -1 if domain is None else int(domain)))
+    return spans
+
+
 def perplexity_by_length(model, sequences: Sequence, lengths: Sequence[int], *, pad_id: int,
                          max_windows: int = 16, max_batch_tokens: int = 16384, progress: bool = False,
-                         label: str = "") -> list[dict]:
-    """One row per length: windows, conversations, scored tokens, loss and perplexity (None if no window)."""
+                         label: str = "", same_tokens: bool = False) -> list[dict]:
+    """One row per length: windows, conversations, scored tokens, loss and perplexity (None if no window).
+
+    ``same_tokens``: score the same tokens at every length (see the module docstring);
+    ``max_windows`` then limits the number of sessions.
+    """
     rows = []
+    spans = same_token_spans(sequences, lengths, max_windows) if same_tokens and lengths else None
     for length in lengths:
-        windows = context_windows(sequences, length, max_windows)
+        if spans is not None:
+            windows = context_windows(spans, length, max_windows=len(spans) * (max(lengths) // length))
+        else:
+            windows = context_windows(sequences, length, max_windows)
         row = {"length": int(length), "windows": len(windows), "conversations": len({w.conv_id for w in windows}),
                "tokens": 0, "loss": None, "perplexity": None}
         if windows:
@@ -78,6 +108,6 @@ def perplexity_by_length(model, sequences: Sequence, lengths: Sequence[int], *, 
                 row["loss"] = total / tokens
                 row["perplexity"] = math.exp(row["loss"])
         else:
-            row["note"] = f"no conversation is {length} tokens long"
+            row["note"] = f"no conversation is {max(lengths) if spans is not None else length} tokens long"
         rows.append(row)
     return rows

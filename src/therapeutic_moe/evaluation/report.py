@@ -122,7 +122,10 @@ def format_table(result: dict) -> str:
     rows = result.get("by_context_length") or []
     if rows:
         lines.append("")
-        lines.append("Perplexity by context length (non-overlapping windows of the longest sessions):")
+        if result.get("context_length_mode") == "same tokens":
+            lines.append("Perplexity by context length (the same tokens at every length, sessions that reach the longest):")
+        else:
+            lines.append("Perplexity by context length (non-overlapping windows of the longest sessions):")
         lines.append(f"  {'length':>7}{'windows':>9}{'convs':>7}{'tokens':>9}{'ppl':>10}{'base ppl':>10}")
         for r in rows:
             lines.append(f"  {r['length']:>7}{r['windows']:>9}{r['conversations']:>7}{r['tokens']:>9}"

@@ -8,30 +8,35 @@ from __future__ import annotations
 import torch
 
 
+def _weights(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    """[N, 1] float weights (1 = real token). Masks are applied by weighting, never by boolean
+    indexing: indexing makes the GPU tell the host how many tokens survived (a sync per layer)."""
+    if mask is None:
+        return torch.ones(like.shape[0], 1, dtype=like.dtype, device=like.device)
+    return mask.reshape(-1, 1).to(like.dtype)
+
+
 def load_balancing_loss(probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Switch/Mixtral balance loss E · Σ_e f_e · P_e.
 
     f_e is the share of top-k assignments that went to expert e, P_e the mean router
     probability of e. Equals 1 for perfectly uniform routing; larger when unbalanced.
-    Only P carries gradient (f comes from a discrete choice).
+    Only P carries gradient (f comes from a discrete choice). No real token: exactly 0.
     """
     num_experts = probs.shape[-1]
-    if mask is not None:
-        probs, topk_index = probs[mask], topk_index[mask]
-    if probs.shape[0] == 0:
-        return probs.sum() * 0.0
-    assigned = torch.zeros_like(probs).scatter_(1, topk_index, 1.0)
-    f = assigned.mean(dim=0) / topk_index.shape[-1]
-    p = probs.mean(dim=0)
+    w = _weights(mask, probs)
+    n = w.sum()
+    assigned = torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w
+    f = assigned.sum(dim=0) / (n * topk_index.shape[-1]).clamp(min=1e-9)
+    p = (probs * w).sum(dim=0) / n.clamp(min=1e-9)
     return num_experts * (f * p).sum()
 
 
 def router_z_loss(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """ST-MoE z-loss: mean(logsumexp(logits)²) keeps router logits small and stable."""
     z = torch.logsumexp(logits, dim=-1).square()
-    if mask is not None:
-        z = z[mask]
-    return z.mean() if z.numel() else logits.sum() * 0.0
+    w = _weights(mask, z).squeeze(1)
+    return (z * w).sum() / w.sum().clamp(min=1e-9)
 
 
 def sample_mean_probs(probs: torch.Tensor, sample_ids: torch.Tensor, num_samples: int) -> torch.Tensor:

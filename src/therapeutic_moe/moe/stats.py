@@ -40,13 +40,13 @@ class RoutingStats:
     def add(self, layer: int, probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None,
             sample_probs: torch.Tensor | None = None, sample_domains: torch.Tensor | None = None) -> None:
         self._lazy(probs.device)
-        if mask is not None:
-            probs, topk_index = probs[mask], topk_index[mask]
-        counts = torch.zeros_like(probs).scatter_(1, topk_index, 1.0).sum(0)
+        # Weighted by the mask rather than indexed with it: indexing would sync with the host.
+        w = torch.ones(probs.shape[0], device=probs.device) if mask is None else mask.reshape(-1).to(probs.dtype)
+        counts = (torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w[:, None]).sum(0)
         self.assign_counts[layer] += counts
         ent = -(probs * probs.clamp(min=1e-9).log()).sum(-1)
-        self.entropy_sum[layer] += ent.sum()
-        self.tokens[layer] += probs.shape[0]
+        self.entropy_sum[layer] += (ent * w).sum()
+        self.tokens[layer] += w.sum()
         if sample_probs is not None and sample_domains is not None:
             labelled = sample_domains >= 0
             self._count(self.confusion[layer], sample_probs, sample_domains, labelled)
