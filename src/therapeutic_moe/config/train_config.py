@@ -123,6 +123,12 @@ class TrainConfig:
     router_init_std: float = field(
         default=0.02, metadata={"help": "Standard deviation of the router weight initialisation.", "gt": 0}
     )
+    router_lr_multiplier: float = field(
+        default=1.0,
+        metadata={"help": "Learning rate of the routers as a multiple of learning_rate. Routers start "
+                  "near uniform and, at a LoRA learning rate, stay close to it for short runs "
+                  "(token routing entropy ~ ln E); a larger value lets routing specialise sooner.", "gt": 0},
+    )
     load_balancing_weight: float = field(
         default=0.01,
         metadata={"help": "Weight of the load-balancing loss that keeps experts evenly used. Raise "
@@ -415,7 +421,7 @@ class TrainConfig:
             notes.append(Problem("early_stopping_patience", f"is {self.early_stopping_patience} but there is no validation "
                                  "data (validation_split 0, no validation_dataset): evaluation and early stopping are off"))
         moe_keys = ["num_experts", "expert_domains", "top_k", "expert_r", "expert_alpha", "expert_dropout",
-                    "expert_target_modules", "router_init_std", "load_balancing_weight", "router_z_loss_weight",
+                    "expert_target_modules", "router_init_std", "router_lr_multiplier", "load_balancing_weight", "router_z_loss_weight",
                     "domain_routing_weight", "domain_routing_anneal_steps", "domain_routing_class_balance",
                     "topic_to_domain"]
         if not self.use_moe:

@@ -96,6 +96,15 @@ def check_same_model(path: Path, model) -> None:
                         f"settings in {path / 'run_config.json'}, or train into a new output_dir")
 
 
+def param_groups(model, params: list, cfg) -> list[dict]:
+    """One group, or two when the routers get their own learning rate (router_lr_multiplier)."""
+    if model.moe_config is None or cfg.router_lr_multiplier == 1.0:
+        return [{"params": params}]
+    routers = {id(p) for layer in model.moe_layers for p in layer.router.parameters()}
+    return [{"params": [p for p in params if id(p) not in routers]},
+            {"params": [p for p in params if id(p) in routers], "lr": cfg.learning_rate * cfg.router_lr_multiplier}]
+
+
 def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> TrainState:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -107,7 +116,11 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> T
         raise UserError(f"{path}: adapter weights do not fit this model ({result.unexpected_keys[:3]}…)")
     if model.moe_config is not None:
         model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    try:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    except ValueError as exc:  # parameter groups differ: the routers got their own group or lost it
+        raise UserError(f"{path / 'optimizer.pt'}: the optimizer state does not fit ({exc}); resume with the "
+                        "router_lr_multiplier the run started with (1 = one parameter group)") from None
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     own = path / rng_file(rank)
     set_rng_state(torch.load(own if own.is_file() else path / rng_file(0), weights_only=True))
@@ -271,7 +284,7 @@ def _train(run, d: Dist) -> int:
     from transformers import get_scheduler
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
+    optimizer = torch.optim.AdamW(param_groups(model, params, cfg), lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                   eps=cfg.adam_epsilon, weight_decay=cfg.weight_decay,
                                   fused=hw.optim == "adamw_torch_fused")
     warmup = cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(cfg.warmup_ratio * total_steps)
