@@ -83,3 +83,52 @@ def test_resume_with_a_different_global_batch_is_a_clear_error(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "micro-batches per optimizer step" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fsdp_two_processes_match_one_process_and_resume_anywhere(tmp_path):
+    """FSDP2 (fully_shard) on 2 gloo processes: same losses as 1 process with the same global
+    batch; its checkpoint resumes on 2 processes (fsdp) and on 1 process; export loads."""
+    write_tiny_base(tmp_path / "base")
+    write_dataset(tmp_path / "data.json")
+    one, two = tmp_path / "one", tmp_path / "fsdp"
+    run(["--config", str(config(tmp_path, one, ga=4))], tmp_path)
+    text = run(["--config", str(config(tmp_path, two, ga=2, distributed_strategy="fsdp"))], tmp_path, nproc=2)
+    assert "2 processes (FSDP)" in text
+    l1, rep1 = losses(one)
+    l2, rep2 = losses(two)
+    assert [s for s, _ in l1] == [s for s, _ in l2]
+    for (_, a), (_, b) in zip(l1, l2):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    assert rep1["final_eval"]["val/loss"] == pytest.approx(rep2["final_eval"]["val/loss"], rel=1e-4)
+    # the export and the checkpoints hold whole tensors: the same shapes as the one-process run's
+    import torch
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(one / "adapter_model.safetensors")), load_file(str(two / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+    ma = torch.load(one / "moe_layers.pt", weights_only=True)
+    mb = torch.load(two / "moe_layers.pt", weights_only=True)
+    assert ma.keys() == mb.keys() and all(ma[k].shape == mb[k].shape for k in ma)
+    # resume from step 3 on 2 processes (fsdp) and on 1 process: the same later losses
+    tail2 = [x for s, x in l2 if s > 3]
+    for name, nproc, ga, strategy in (("fsdp2", 2, 2, "fsdp"), ("single", None, 4, "ddp")):
+        resumed = tmp_path / name
+        shutil.copytree(two / "checkpoint-3", resumed / "checkpoint-3")
+        run(["--config", str(config(tmp_path, resumed, ga=ga, distributed_strategy=strategy)),
+             "--resume_from_checkpoint", "latest"], tmp_path, nproc=nproc)
+        tail = [x for s, x in losses(resumed)[0] if s > 3]
+        assert tail == pytest.approx(tail2, rel=1e-4, abs=1e-5), name
+    # a one-process checkpoint's optimizer state is index-keyed: fsdp refuses it clearly
+    refused = tmp_path / "refused"
+    shutil.copytree(one / "checkpoint-3", refused / "checkpoint-3")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(REPO_ROOT / "train_moe_h100.py"), "--config",
+                           str(config(tmp_path, refused, ga=2, distributed_strategy="fsdp")),
+                           "--resume_from_checkpoint", "latest", "--safety_config", str(tmp_path / "safety.json")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    # (torchrun itself prints a traceback of its own ChildFailedError; none comes from the trainer)
+    assert "distributed_strategy ddp" in proc.stderr and "loop.py" not in proc.stderr

@@ -292,6 +292,13 @@ class TrainConfig:
         metadata={"help": "On out-of-memory, halve per_device_train_batch_size (and double "
                   "gradient_accumulation_steps) and retry."},
     )
+    distributed_strategy: str = field(
+        default="ddp",
+        metadata={"help": "With several processes (torchrun / accelerate launch): ddp replicates the model "
+                  "on every rank; fsdp shards parameters, gradients and optimizer state (FSDP2 "
+                  "fully_shard per decoder layer) for base models too large to replicate. One process: ignored.",
+                  "choices": ["ddp", "fsdp"]},
+    )
     report_to: str = field(
         default="wandb",
         metadata={"help": "Metrics logger (settings in wandb_config.json).", "choices": REPORTERS},

@@ -32,10 +32,17 @@ def library_versions() -> dict:
             "transformers": transformers.__version__, "peft": peft.__version__}
 
 
-def save_model_files(model, directory: Path) -> list[str]:
-    """Adapter + MoE weights + moe_config.json into ``directory`` (which must exist)."""
+def save_model_files(model, directory: Path, full: dict | None = None) -> list[str]:
+    """Adapter + MoE weights + moe_config.json into ``directory`` (which must exist).
+
+    ``full``: whole tensors by id(parameter) for a sharded (FSDP) model, whose own parameters
+    hold only this rank's shard (see training.distributed.full_tensors).
+    """
     directory = Path(directory)
-    model.peft_model.save_pretrained(directory, safe_serialization=True)
+    adapter_state = None
+    if full is not None:
+        adapter_state = {name: full[id(p)] for name, p in model.peft_model.named_parameters() if id(p) in full}
+    model.peft_model.save_pretrained(directory, safe_serialization=True, state_dict=adapter_state)
     written = list(ADAPTER_FILES)
     meta = {
         "base_model": model.base_model_name,
@@ -46,7 +53,7 @@ def save_model_files(model, directory: Path) -> list[str]:
     }
     if model.moe_config is not None:
         meta.update(model.moe_config.to_dict())
-        state = {k: v.detach().cpu().contiguous() for k, v in model.moe_state_dict().items()}
+        state = {k: v.detach().cpu().contiguous() for k, v in model.moe_state_dict(full).items()}
         torch.save(state, directory / MOE_WEIGHTS)
         written.append(MOE_WEIGHTS)
     meta["lora"]["target_modules"] = sorted(meta["lora"]["target_modules"])
@@ -55,10 +62,10 @@ def save_model_files(model, directory: Path) -> list[str]:
     return written
 
 
-def save_trained(model, tokenizer, directory: str | Path) -> list[str]:
+def save_trained(model, tokenizer, directory: str | Path, full: dict | None = None) -> list[str]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    written = save_model_files(model, directory)
+    written = save_model_files(model, directory, full)
     tokenizer.save_pretrained(directory)
     return written
 

@@ -30,13 +30,14 @@ class TherapeuticMoEModel(nn.Module):
     def config(self):
         return self.base.config
 
-    def moe_state_dict(self) -> dict[str, torch.Tensor]:
-        """Router and expert tensors, keyed independently of the PEFT wrapping."""
+    def moe_state_dict(self, full: dict | None = None) -> dict[str, torch.Tensor]:
+        """Router and expert tensors, keyed independently of the PEFT wrapping (``full``: whole
+        tensors by id(parameter), for a sharded model)."""
         out = {}
         for layer in self.moe_layers:
             for name, tensor in layer.named_parameters():
                 if name.startswith(("router.", "experts.")):
-                    out[f"layers.{layer.layer_index}.{name}"] = tensor.detach()
+                    out[f"layers.{layer.layer_index}.{name}"] = full[id(tensor)] if full is not None else tensor.detach()
         return out
 
     def load_moe_state_dict(self, state: dict[str, torch.Tensor]) -> None:

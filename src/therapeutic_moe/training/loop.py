@@ -29,7 +29,18 @@ from therapeutic_moe.moe import RoutingStats
 from therapeutic_moe.moe.losses import domain_class_weights
 from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
 from therapeutic_moe.training.checkpoint import prune_checkpoints, resolve_resume, write_checkpoint
-from therapeutic_moe.training.distributed import Dist, init_distributed, no_sync, shutdown, wrap_for_training
+from therapeutic_moe.training.distributed import (
+    Dist,
+    full_optimizer_state,
+    full_tensors,
+    init_distributed,
+    is_sharded,
+    load_full_optimizer_state,
+    no_sync,
+    shutdown,
+    whole,
+    wrap_for_training,
+)
 from therapeutic_moe.training.hardware import pick_hardware
 from therapeutic_moe.training.signals import GracefulStop
 from therapeutic_moe.training.state import TrainState
@@ -64,10 +75,12 @@ def rng_file(rank: int) -> str:
 
 
 def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
-                    rng_states: list[dict]) -> Path:
+                    rng_states: list[dict], full: dict | None = None, optimizer_state: dict | None = None) -> Path:
+    """``full``/``optimizer_state``: the gathered whole tensors and name-keyed optimizer state of a
+    sharded (FSDP) run; otherwise read from the model and optimizer directly."""
     def write(tmp: Path) -> None:
-        save_model_files(model, tmp)
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        save_model_files(model, tmp, full)
+        torch.save(optimizer.state_dict() if optimizer_state is None else optimizer_state, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         for rank, rng in enumerate(rng_states):  # every rank's generators: dropout must replay exactly
             torch.save(rng, tmp / rng_file(rank))
@@ -105,7 +118,8 @@ def param_groups(model, params: list, cfg) -> list[dict]:
             {"params": [p for p in params if id(p) in routers], "lr": cfg.learning_rate * cfg.router_lr_multiplier}]
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> TrainState:
+def load_weights(path: Path, model) -> None:
+    """Adapter and expert weights of a checkpoint, into the plain (not yet sharded) model."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -116,9 +130,23 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> T
         raise UserError(f"{path}: adapter weights do not fit this model ({result.unexpected_keys[:3]}…)")
     if model.moe_config is not None:
         model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
+
+
+def load_training_state(path: Path, wrapped, optimizer, scheduler, rank: int = 0) -> TrainState:
+    """Optimizer, scheduler, this rank's RNG and the loop state (after wrapping: FSDP replaces
+    the parameters the optimizer holds)."""
+    saved = torch.load(path / "optimizer.pt", weights_only=True)
+    by_name = any(isinstance(k, str) for k in saved.get("state", {})) or any(
+        isinstance(p, str) for g in saved.get("param_groups", []) for p in g.get("params", []))
+    if is_sharded(wrapped) and not by_name:
+        raise UserError(f"{path} was saved by a ddp or one-process run, whose optimizer state an fsdp run "
+                        "cannot take; resume it with distributed_strategy ddp (any number of processes)")
     try:
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    except ValueError as exc:  # parameter groups differ: the routers got their own group or lost it
+        if by_name:
+            load_full_optimizer_state(wrapped, optimizer, saved)
+        else:
+            optimizer.load_state_dict(saved)
+    except (ValueError, KeyError) as exc:  # parameter groups differ: the routers got their own group or lost it
         raise UserError(f"{path / 'optimizer.pt'}: the optimizer state does not fit ({exc}); resume with the "
                         "router_lr_multiplier the run started with (1 = one parameter group)") from None
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
@@ -127,15 +155,28 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, rank: int = 0) -> T
     return TrainState.load(path)
 
 
-def export_atomically(model, tokenizer, out_dir: Path) -> None:
+def export_atomically(model, tokenizer, out_dir: Path, full: dict | None = None,
+                      model_files_from: Path | None = None) -> None:
     """Write the export into a temporary folder, then move each file into place, the
     moe_config.json last: a crash never leaves the weights of two different steps side by side
-    (it leaves the previous export, or this one without its final moe_config.json)."""
+    (it leaves the previous export, or this one without its final moe_config.json).
+
+    ``model_files_from``: copy the weights from this checkpoint instead of the model (a sharded
+    run exports its best checkpoint this way); ``full``: whole tensors of a sharded model."""
     import shutil
+
+    from therapeutic_moe.modeling.saving import ADAPTER_FILES, MOE_CONFIG, MOE_WEIGHTS
 
     tmp = out_dir / ".export.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_trained(model, tokenizer, tmp)
+    if model_files_from is None:
+        save_trained(model, tokenizer, tmp, full)
+    else:
+        tmp.mkdir(parents=True)
+        for name in [*ADAPTER_FILES, MOE_WEIGHTS, MOE_CONFIG]:
+            if (model_files_from / name).is_file():
+                shutil.copyfile(model_files_from / name, tmp / name)
+        tokenizer.save_pretrained(tmp)
     names = sorted(p.name for p in tmp.iterdir() if p.name != "moe_config.json") + ["moe_config.json"]
     for name in names:
         os.replace(tmp / name, out_dir / name)
@@ -145,8 +186,11 @@ def export_atomically(model, tokenizer, out_dir: Path) -> None:
 # --- evaluation ----------------------------------------------------------------------------
 
 @torch.no_grad()
-def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool) -> dict:
-    """Validation loss on therapist tokens, plus routing statistics and domain accuracy."""
+def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool, forward=None) -> dict:
+    """Validation loss on therapist tokens, plus routing statistics and domain accuracy.
+
+    ``forward``: the wrapped model under FSDP (its root gathers the shared weights); default
+    ``model.forward_loss``."""
     if not examples:
         return {}
     model.eval()
@@ -163,7 +207,7 @@ def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool) -> dict:
         batch = collate([[examples[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing)
         batch = {k: v.to(hw.device) for k, v in batch.items()}
         with hw.autocast():
-            out = model.forward_loss(batch)
+            out = (forward or model.forward_loss)(batch)
         loss_sum += out["lm_loss_sum"]
         n_tok += out["n_tokens"]
     if model.context is not None:
@@ -238,7 +282,7 @@ def _train(run, d: Dist) -> int:
     hw = pick_hardware(cfg)
     if d.enabled and hw.device.type == "cuda":
         hw.device = torch.device("cuda", d.local_rank)
-    echo(hw.description + (f" | {d.world_size} processes (DDP)" if d.enabled else ""))
+    echo(hw.description + (f" | {d.world_size} processes ({cfg.distributed_strategy.upper()})" if d.enabled else ""))
     model, tokenizer = build_model(cfg, device=hw.device, dtype=hw.base_dtype,
                                    gradient_checkpointing=hw.gradient_checkpointing)
     if hw.device.type == "cuda" and cfg.use_liger_kernel is not False:
@@ -280,10 +324,17 @@ def _train(run, d: Dist) -> int:
          f"per epoch (fill {packing_efficiency(lengths, plan0, cfg.max_seq_length):.0%}); "
          f"{steps_per_epoch} optimizer steps per epoch, {total_steps} in total")
 
-    # 3. optimizer and schedule
+    # 3. resume the weights (into the plain model, before any wrapping), then wrap: DDP
+    # replicates, FSDP shards (and replaces the parameters, so the optimizer comes after it)
+    if resume_from is not None:
+        load_weights(resume_from, model)
+    wrapped = wrap_for_training(model, d, hw.device, cfg.distributed_strategy)
+    sharded = is_sharded(wrapped)
+
+    # 4. optimizer and schedule
     from transformers import get_scheduler
 
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in wrapped.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(param_groups(model, params, cfg), lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                   eps=cfg.adam_epsilon, weight_decay=cfg.weight_decay,
                                   fused=hw.optim == "adamw_torch_fused")
@@ -294,10 +345,10 @@ def _train(run, d: Dist) -> int:
     scheduler = get_scheduler(cfg.lr_scheduler_type, optimizer, num_warmup_steps=warmup,
                               num_training_steps=total_steps)
 
-    # 4. resume
+    # 5. resume the rest
     state = TrainState(data_fingerprint=fingerprint(train_ex), window_size=window_size)
     if resume_from is not None:
-        saved = load_checkpoint(resume_from, model, optimizer, scheduler, rank=d.rank)
+        saved = load_training_state(resume_from, wrapped, optimizer, scheduler, rank=d.rank)
         if saved.window_size not in (None, window_size):
             raise UserError(
                 f"{resume_from} was trained with {saved.window_size} micro-batches per optimizer step "
@@ -334,7 +385,7 @@ def _train(run, d: Dist) -> int:
     domains = model.moe_config.expert_domains if model.moe_config else []
     eval_every = cfg.eval_steps or steps_per_epoch
     pad_id = tokenizer.pad_token_id
-    wrapped = wrap_for_training(model, d, hw.device)
+    forward = wrapped if sharded else None  # FSDP: evaluation goes through the root too
 
     def new_interval() -> dict:
         # Device tensors accumulate here; they reach the host only at logging time.
@@ -350,10 +401,13 @@ def _train(run, d: Dist) -> int:
         t = time.monotonic()
         state.elapsed_seconds = elapsed()
         rngs = d.gather_objects(rng_state())  # every rank takes part
+        # FSDP: every rank joins the gathers; rank 0 then writes whole tensors
+        full = full_tensors(model) if sharded else None
+        optim_state = full_optimizer_state(wrapped, optimizer) if sharded else None
         path = out_dir / f"checkpoint-{state.global_step}"
         if d.is_main:
             try:
-                path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict, rngs)
+                path = save_checkpoint(out_dir, model, optimizer, scheduler, state, run_dict, rngs, full, optim_state)
             except OSError as exc:  # e.g. ENOSPC: the .tmp directory is never published, nothing is lost
                 raise UserError(
                     f"could not write {path} ({exc.strerror or exc}: {exc.filename or path}); earlier checkpoints "
@@ -411,7 +465,7 @@ def _train(run, d: Dist) -> int:
                     if key in out:
                         interval[short] += out[key] * weight / len(window)
                 interval["has_dom"] |= "domain_routing_loss" in out
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            grad_norm = whole(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
             # One host sync per optimizer step (one all-reduce when distributed): never apply a
             # step built from NaN/inf, and let every rank take the same stop/save decisions.
             periodic_due = time.monotonic() - last_ckpt_time >= cfg.checkpoint_minutes * 60
@@ -486,7 +540,7 @@ def _train(run, d: Dist) -> int:
             if val_ex and (state.global_step % eval_every == 0 or state.global_step == total_steps):
                 if model.context is not None:
                     model.context.stats = None
-                ev = evaluate(model, val_ex, hw, cfg, pad_id, packing)
+                ev = evaluate(model, val_ex, hw, cfg, pad_id, packing, forward)
                 evals_by_step[state.global_step] = dict(ev)
                 if model.context is not None:
                     model.context.stats = stats
@@ -528,22 +582,31 @@ def _train(run, d: Dist) -> int:
              f"resume with --resume_from_checkpoint latest")
         logger.finish(exit_code=exit_code)
         return exit_code
+    best = out_dir / f"checkpoint-{state.best_step}"
+    use_best = state.best_step is not None and state.best_step != state.global_step and best.is_dir()
+    exported_step = state.best_step if use_best else state.global_step
+    full = None
+    if sharded:  # collectives first, on every rank; rank 0 then works alone
+        full = None if use_best else full_tensors(model)
+        if val_ex and exported_step not in evals_by_step:
+            evals_by_step[exported_step] = evaluate(model, val_ex, hw, cfg, pad_id, packing, forward)
     if not d.is_main:
         return 0
-    best = out_dir / f"checkpoint-{state.best_step}"
-    if state.best_step is not None and state.best_step != state.global_step and best.is_dir():
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
-        set_peft_model_state_dict(model.peft_model, load_file(str(best / "adapter_model.safetensors")))
-        if model.moe_config is not None:
-            model.load_moe_state_dict(read_moe_weights(best / "moe_layers.pt"))
+    if use_best:
         exported = f"best checkpoint (step {state.best_step}, val loss {state.best_metric:.4f})"
-        exported_step = state.best_step
+        if sharded:  # the sharded model holds slices only: the checkpoint has the whole weights
+            export_atomically(model, tokenizer, out_dir, model_files_from=best)
+        else:
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(model.peft_model, load_file(str(best / "adapter_model.safetensors")))
+            if model.moe_config is not None:
+                model.load_moe_state_dict(read_moe_weights(best / "moe_layers.pt"))
+            export_atomically(model, tokenizer, out_dir)
     else:
         exported = f"final weights (step {state.global_step})"
-        exported_step = state.global_step
-    export_atomically(model, tokenizer, out_dir)
+        export_atomically(model, tokenizer, out_dir, full)
     save_run_config(run, out_dir / "run_config")
     plots, final_eval, final_routing = [], {}, {}
     if val_ex:
