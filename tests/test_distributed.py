@@ -47,20 +47,26 @@ def losses(out):
     return [(r["step"], r["train/loss"]) for r in rep["history"] if "train/loss" in r], rep
 
 
-def test_two_processes_match_one_process_and_resume(tmp_path):
+def one_vs_two_processes(tmp_path, one, two, strategy):
+    """1 process × accumulation 4 and 2 processes × accumulation 2: the same losses step by step."""
     write_tiny_base(tmp_path / "base")
     write_dataset(tmp_path / "data.json")
-    one, two = tmp_path / "one", tmp_path / "two"
     run(["--config", str(config(tmp_path, one, ga=4))], tmp_path)
-    text = run(["--config", str(config(tmp_path, two, ga=2))], tmp_path, nproc=2)
-    assert "2 processes (DDP)" in text
+    text = run(["--config", str(config(tmp_path, two, ga=2, distributed_strategy=strategy))], tmp_path, nproc=2)
+    assert f"2 processes ({strategy.upper()})" in text
     l1, rep1 = losses(one)
     l2, rep2 = losses(two)
     assert [s for s, _ in l1] == [s for s, _ in l2]
     for (_, a), (_, b) in zip(l1, l2):
         assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
-    assert rep2["world_size"] == 2
     assert rep1["final_eval"]["val/loss"] == pytest.approx(rep2["final_eval"]["val/loss"], rel=1e-4)
+    return l2, rep2
+
+
+def test_two_processes_match_one_process_and_resume(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    l2, rep2 = one_vs_two_processes(tmp_path, one, two, "ddp")
+    assert rep2["world_size"] == 2
     # resume the 2-process run from its step-3 checkpoint, on 2 processes: same losses again
     resumed = tmp_path / "resumed"
     shutil.copytree(two / "checkpoint-3", resumed / "checkpoint-3")
@@ -88,18 +94,8 @@ def test_resume_with_a_different_global_batch_is_a_clear_error(tmp_path):
 def test_fsdp_two_processes_match_one_process_and_resume_anywhere(tmp_path):
     """FSDP2 (fully_shard) on 2 gloo processes: same losses as 1 process with the same global
     batch; its checkpoint resumes on 2 processes (fsdp) and on 1 process; export loads."""
-    write_tiny_base(tmp_path / "base")
-    write_dataset(tmp_path / "data.json")
     one, two = tmp_path / "one", tmp_path / "fsdp"
-    run(["--config", str(config(tmp_path, one, ga=4))], tmp_path)
-    text = run(["--config", str(config(tmp_path, two, ga=2, distributed_strategy="fsdp"))], tmp_path, nproc=2)
-    assert "2 processes (FSDP)" in text
-    l1, rep1 = losses(one)
-    l2, rep2 = losses(two)
-    assert [s for s, _ in l1] == [s for s, _ in l2]
-    for (_, a), (_, b) in zip(l1, l2):
-        assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
-    assert rep1["final_eval"]["val/loss"] == pytest.approx(rep2["final_eval"]["val/loss"], rel=1e-4)
+    l2, _ = one_vs_two_processes(tmp_path, one, two, "fsdp")
     # the export and the checkpoints hold whole tensors: the same shapes as the one-process run's
     import torch
     from safetensors.torch import load_file
