@@ -121,6 +121,7 @@ def test_bad_messages_are_rejected_with_the_index_and_field(assistant, messages,
     ({"max_new_tokens": 0}, "max_new_tokens"),
     ({"temperature": -0.5}, "temperature"),
     ({"top_p": 0.0}, "top_p"),
+    ({"repetition_penalty": 0.9}, "repetition_penalty"),
     ({"max_new_tokens": 600}, "leaves no room"),
 ])
 def test_bad_sampling_settings_are_user_errors(assistant, kwargs, match):
@@ -136,6 +137,34 @@ def test_sampling_functions():
     assert {sample_next(logits, 1.0, 0.01, g) for _ in range(20)} == {1}
     picks = {sample_next(logits, 1.0, 1.0, g) for _ in range(200)}
     assert picks >= {1, 3}
+
+
+def test_repetition_penalty_follows_the_ctrl_rule():
+    logits = torch.tensor([0.0, 3.0, 1.0, 2.9])
+    seen = torch.tensor([1])
+    assert sample_next(logits, 0.0, 1.0, None, 1.0, seen) == 1  # 1 = off
+    assert sample_next(logits, 0.0, 1.0, None, 1.1, seen) == 3  # 3.0 / 1.1 < 2.9
+    negative = torch.tensor([-1.0, -0.95, -3.0])
+    # a negative logit is multiplied, so a seen token drops further instead of rising
+    assert sample_next(negative, 0.0, 1.0, None, 1.1, torch.tensor([0])) == 1
+    assert sample_next(logits, 0.0, 1.0, None, 1.1, torch.tensor([], dtype=torch.long)) == 1
+
+
+def test_penalty_changes_a_greedy_reply_only_where_it_would_repeat(assistant):
+    from therapeutic_moe.inference.generation import SamplingParams, generate_steps
+
+    prompt = render_prompt_ids(assistant.tokenizer, HELLO)
+
+    def greedy(penalty):
+        params = SamplingParams(40, 0.0, 1.0, None, penalty)
+        return [t for t, _ in generate_steps(assistant.model, prompt, params, set())]
+
+    off, on = greedy(1.0), greedy(2.0)
+    first_repeat = next((i for i, t in enumerate(off) if t in off[:i]), len(off))
+    # until the unpenalised reply repeats itself, every argmax is a fresh token: nothing changes
+    assert on[:first_repeat] == off[:first_repeat]
+    assert first_repeat < len(off), "the tiny model should loop within 40 greedy tokens"
+    assert on != off and len(set(on)) > len(set(off))
 
 
 def test_from_pretrained_names_the_missing_directory(tmp_path):

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from therapeutic_moe.inference.context import DEFAULT_MAX_CONTEXT, ContextPlan
-from therapeutic_moe.inference.generation import SamplingParams, generate_steps, stop_token_ids
+from therapeutic_moe.inference.generation import (
+    DEFAULT_REPETITION_PENALTY,
+    SamplingParams,
+    generate_steps,
+    stop_token_ids,
+)
 from therapeutic_moe.inference.messages import fit_messages, validate_messages
 from therapeutic_moe.inference.routing import TokenRouting, expert_shares, routing_for
 from therapeutic_moe.inference.safety_bridge import SafetyBridge
@@ -114,10 +119,11 @@ class TherapistAssistant:
 
     # --- replies ---------------------------------------------------------------------------
     def reply(self, messages, max_new_tokens: int = 256, temperature: float = 0.7, top_p: float = 0.9,
-              stream: bool = False, *, seed: int | None = None,
+              stream: bool = False, *, seed: int | None = None, repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
               should_stop: Callable[[], bool] | None = None) -> Reply | Iterator[ReplyChunk]:
         """Answer the last user message. ``stream=True`` returns an iterator of ReplyChunk."""
-        chunks = self.stream(messages, max_new_tokens, temperature, top_p, seed=seed, should_stop=should_stop)
+        chunks = self.stream(messages, max_new_tokens, temperature, top_p, seed=seed,
+                             repetition_penalty=repetition_penalty, should_stop=should_stop)
         if stream:
             return chunks
         final = None
@@ -126,11 +132,12 @@ class TherapistAssistant:
         return final
 
     def stream(self, messages, max_new_tokens: int = 256, temperature: float = 0.7, top_p: float = 0.9, *,
-               seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[ReplyChunk]:
+               seed: int | None = None, repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[ReplyChunk]:
         # Everything that can reject the request runs now, before the first chunk is asked for,
         # so a caller (the server) can still answer with an error status.
         start = time.perf_counter()
-        params = SamplingParams(max_new_tokens, temperature, top_p, seed)
+        params = SamplingParams(max_new_tokens, temperature, top_p, seed, repetition_penalty)
         messages = validate_messages(messages)
         if self.system_prompt and not any(m["role"] == "system" for m in messages):
             messages = [{"role": "system", "content": self.system_prompt}] + messages

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from therapeutic_moe.inference.context import DEFAULT_MAX_CONTEXT, ROPE_METHODS
+from therapeutic_moe.inference.generation import DEFAULT_REPETITION_PENALTY
 
 COMMANDS_HELP = "commands: /experts (toggle expert display), /reset (new conversation), /quit"
 # ANSI foreground colours per expert index (cycled), used only when stdout is a terminal.
@@ -45,6 +46,8 @@ def register(subparsers) -> None:
                         help="most tokens per reply (default %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, 0 = greedy (default %(default)s)")
     parser.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling mass (default %(default)s)")
+    parser.add_argument("--repetition-penalty", type=float, default=DEFAULT_REPETITION_PENALTY,
+                        help="penalty on tokens the reply already used, 1 = off (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible replies")
     parser.set_defaults(func=run_chat)
 
@@ -106,7 +109,8 @@ def run_chat(args) -> int:
         history.append({"role": "user", "content": line})
         try:
             chunks = assistant.reply(history, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                     top_p=args.top_p, seed=args.seed, stream=True)
+                                     top_p=args.top_p, seed=args.seed, repetition_penalty=args.repetition_penalty,
+                                     stream=True)
         except UserError as exc:
             history.pop()
             print(f"(not sent: {exc})", file=out, flush=True)

@@ -17,6 +17,8 @@ import torch
 
 from therapeutic_moe.inference.routing import last_position_gates
 
+DEFAULT_REPETITION_PENALTY = 1.1
+
 
 @dataclass
 class SamplingParams:
@@ -26,6 +28,10 @@ class SamplingParams:
     temperature: float = field(default=0.7, metadata={"help": "Softmax temperature; 0 = greedy (argmax)."})
     top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling: smallest token set with this much mass."})
     seed: int | None = field(default=None, metadata={"help": "Random seed for reproducible sampling."})
+    repetition_penalty: float = field(
+        default=DEFAULT_REPETITION_PENALTY,
+        metadata={"help": "Penalty on tokens the reply already contains (CTRL/HF rule: positive logits "
+                  "divided by it, negative ones multiplied); 1 = off. Small models loop without it."})
 
     def __post_init__(self) -> None:
         problems = []
@@ -35,15 +41,22 @@ class SamplingParams:
             problems.append(f"temperature={self.temperature!r} must be between 0 and 5")
         if not 0.0 < float(self.top_p) <= 1.0:
             problems.append(f"top_p={self.top_p!r} must be in (0, 1]")
+        if not 1.0 <= float(self.repetition_penalty) <= 2.0:
+            problems.append(f"repetition_penalty={self.repetition_penalty!r} must be between 1 and 2 (1 = off)")
         if problems:
             from therapeutic_moe.errors import UserError
 
             raise UserError("; ".join(problems))
 
 
-def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
-    """One token id from a [V] logit vector."""
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None,
+                repetition_penalty: float = 1.0, seen: torch.Tensor | None = None) -> int:
+    """One token id from a [V] logit vector; ``seen``: ids already in the reply, penalised."""
     logits = logits.float()
+    if repetition_penalty != 1.0 and seen is not None and seen.numel():
+        picked = logits[seen]
+        logits = logits.scatter(0, seen, torch.where(picked > 0, picked / repetition_penalty,
+                                                     picked * repetition_penalty))
     if temperature <= 0:
         return int(logits.argmax())
     probs = torch.softmax(logits / temperature, dim=-1)
@@ -87,6 +100,9 @@ def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_id
     ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
     past = None
     lock = step_lock or nullcontext()
+    # Only the reply's own tokens: penalising the prompt would push the model away from the
+    # client's words, which a therapist's reply should be free to reflect back.
+    reply_ids: list[int] = []
     for _ in range(params.max_new_tokens):
         if should_stop is not None and should_stop():
             return
@@ -102,7 +118,10 @@ def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_id
                     ctx.trace = None
             past = out.past_key_values
             gates = last_position_gates(trace, num_layers) if trace else None
-            token = sample_next(out.logits[0, -1], params.temperature, params.top_p, generator)
+            seen = torch.tensor(sorted(set(reply_ids)), dtype=torch.long, device=out.logits.device)
+            token = sample_next(out.logits[0, -1], params.temperature, params.top_p, generator,
+                                params.repetition_penalty, seen)
+        reply_ids.append(token)
         yield token, (gates.cpu() if gates is not None else None)
         if token in stop_ids:
             return

@@ -188,7 +188,7 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
                           exc.code, headers={"Retry-After": "1"})
         stop = threading.Event()
         kwargs = dict(max_new_tokens=max_new, temperature=req.temperature, top_p=req.top_p, seed=req.seed,
-                      should_stop=stop.is_set)
+                      repetition_penalty=req.repetition_penalty, should_stop=stop.is_set)
         started = False
         try:
             if not req.stream:
