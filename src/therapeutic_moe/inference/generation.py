@@ -118,7 +118,8 @@ def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_id
                     ctx.trace = None
             past = out.past_key_values
             gates = last_position_gates(trace, num_layers) if trace else None
-            seen = torch.tensor(sorted(set(reply_ids)), dtype=torch.long, device=out.logits.device)
+            seen = (torch.tensor(sorted(set(reply_ids)), dtype=torch.long, device=out.logits.device)
+                    if params.repetition_penalty != 1.0 else None)
             token = sample_next(out.logits[0, -1], params.temperature, params.top_p, generator,
                                 params.repetition_penalty, seen)
         reply_ids.append(token)

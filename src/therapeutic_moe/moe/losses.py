@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 
-def _weights(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+def mask_weights(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     """[N, 1] float weights (1 = real token). Masks are applied by weighting, never by boolean
     indexing: indexing makes the GPU tell the host how many tokens survived (a sync per layer)."""
     if mask is None:
@@ -24,7 +24,7 @@ def load_balancing_loss(probs: torch.Tensor, topk_index: torch.Tensor, mask: tor
     Only P carries gradient (f comes from a discrete choice). No real token: exactly 0.
     """
     num_experts = probs.shape[-1]
-    w = _weights(mask, probs)
+    w = mask_weights(mask, probs)
     n = w.sum()
     assigned = torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w
     f = assigned.sum(dim=0) / (n * topk_index.shape[-1]).clamp(min=1e-9)
@@ -35,7 +35,7 @@ def load_balancing_loss(probs: torch.Tensor, topk_index: torch.Tensor, mask: tor
 def router_z_loss(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """ST-MoE z-loss: mean(logsumexp(logits)²) keeps router logits small and stable."""
     z = torch.logsumexp(logits, dim=-1).square()
-    w = _weights(mask, z).squeeze(1)
+    w = mask_weights(mask, z).squeeze(1)
     return (z * w).sum() / w.sum().clamp(min=1e-9)
 
 

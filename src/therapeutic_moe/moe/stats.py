@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from therapeutic_moe.moe.losses import mask_weights
+
 
 class RoutingStats:
     """Accumulates per-layer expert usage, token entropy and domain confusion.
@@ -41,7 +43,7 @@ class RoutingStats:
             sample_probs: torch.Tensor | None = None, sample_domains: torch.Tensor | None = None) -> None:
         self._lazy(probs.device)
         # Weighted by the mask rather than indexed with it: indexing would sync with the host.
-        w = torch.ones(probs.shape[0], device=probs.device) if mask is None else mask.reshape(-1).to(probs.dtype)
+        w = mask_weights(mask, probs).squeeze(1)
         counts = (torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w[:, None]).sum(0)
         self.assign_counts[layer] += counts
         ent = -(probs * probs.clamp(min=1e-9).log()).sum(-1)
