@@ -26,16 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def fit_router_probe(feats, sample_ids, labels, n_samples, num_classes, weights, steps=300, lr=1e-2, wd=1e-4):
-    """feats [N, d] per-token features, sample_ids [N] -> a [C, d] probe (fp32, full batch Adam)."""
+    """feats [N, d] per-token features, sample_ids [N] -> a [C, d] probe (fp32, full batch Adam),
+    trained with the trainer's own supervised routing loss."""
+    from therapeutic_moe.moe.losses import domain_routing_loss, sample_mean_probs
+
     torch.manual_seed(0)
     w = torch.zeros(num_classes, feats.shape[1], device=feats.device, requires_grad=True)
     opt = torch.optim.Adam([w], lr=lr, weight_decay=wd)
-    counts = torch.zeros(n_samples, device=feats.device).index_add_(0, sample_ids, torch.ones_like(sample_ids, dtype=torch.float32))
     for _ in range(steps):
-        probs = (feats @ w.t()).softmax(-1)
-        mean = torch.zeros(n_samples, num_classes, device=feats.device).index_add_(0, sample_ids, probs) / counts[:, None]
-        nll = -mean.gather(1, labels[:, None]).squeeze(1).clamp(min=1e-9).log()
-        loss = (nll * weights[labels]).sum() / weights[labels].sum()
+        mean = sample_mean_probs((feats @ w.t()).softmax(-1), sample_ids, n_samples)
+        loss = domain_routing_loss(mean, labels, weights)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -43,9 +43,9 @@ def fit_router_probe(feats, sample_ids, labels, n_samples, num_classes, weights,
 
 
 def router_predict(w, feats, sample_ids, n_samples):
-    probs = (feats @ w.t()).softmax(-1)
-    counts = torch.zeros(n_samples, device=feats.device).index_add_(0, sample_ids, torch.ones_like(sample_ids, dtype=torch.float32))
-    return (torch.zeros(n_samples, w.shape[0], device=feats.device).index_add_(0, sample_ids, probs) / counts[:, None]).argmax(-1)
+    from therapeutic_moe.moe.losses import sample_mean_probs
+
+    return sample_mean_probs((feats @ w.t()).softmax(-1), sample_ids, n_samples).argmax(-1)
 
 
 def scores(pred, labels, num_classes) -> dict:

@@ -82,4 +82,4 @@ def domain_class_weights(domains: list[int], num_experts: int, device=None) -> t
     weights = torch.zeros(num_experts, dtype=torch.float64)
     if present.any():
         weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights.to(torch.float32).to(device) if device is not None else weights.to(torch.float32)
+    return weights.to(device=device, dtype=torch.float32)

@@ -25,8 +25,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-STRATEGIES = ("ddp", "fsdp")
-
 
 @dataclass
 class Dist:
@@ -141,10 +139,7 @@ def is_sharded(wrapped: nn.Module) -> bool:
 def full_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
     """Every trainable parameter whole, keyed by id(parameter): sharded ones are all-gathered,
     so every rank must call this at the same point."""
-    from torch.distributed.tensor import DTensor
-
-    return {id(p): (p.full_tensor() if isinstance(p, DTensor) else p).detach()
-            for p in model.parameters() if p.requires_grad}
+    return {id(p): whole(p).detach() for p in model.parameters() if p.requires_grad}
 
 
 def full_optimizer_state(wrapped: nn.Module, optimizer) -> dict:
@@ -162,7 +157,7 @@ def load_full_optimizer_state(wrapped: nn.Module, optimizer, state: dict) -> Non
 
 
 def whole(value: torch.Tensor) -> torch.Tensor:
-    """A plain tensor from a possibly sharded one (e.g. the gradient norm under FSDP)."""
+    """A plain tensor from a possibly sharded one (a parameter, or the gradient norm, under FSDP)."""
     from torch.distributed.tensor import DTensor
 
     return value.full_tensor() if isinstance(value, DTensor) else value

@@ -161,8 +161,8 @@ def export_atomically(model, tokenizer, out_dir: Path, full: dict | None = None,
     moe_config.json last: a crash never leaves the weights of two different steps side by side
     (it leaves the previous export, or this one without its final moe_config.json).
 
-    ``model_files_from``: copy the weights from this checkpoint instead of the model (a sharded
-    run exports its best checkpoint this way); ``full``: whole tensors of a sharded model."""
+    ``model_files_from``: copy the weights from this checkpoint instead of the model (how the best
+    checkpoint is exported); ``full``: whole tensors of a sharded model."""
     import shutil
 
     from therapeutic_moe.modeling.saving import ADAPTER_FILES, MOE_CONFIG, MOE_WEIGHTS
@@ -173,7 +173,7 @@ def export_atomically(model, tokenizer, out_dir: Path, full: dict | None = None,
         save_trained(model, tokenizer, tmp, full)
     else:
         tmp.mkdir(parents=True)
-        for name in [*ADAPTER_FILES, MOE_WEIGHTS, MOE_CONFIG]:
+        for name in [*ADAPTER_FILES, MOE_WEIGHTS, MOE_CONFIG, "README.md"]:  # what save_model_files wrote
             if (model_files_from / name).is_file():
                 shutil.copyfile(model_files_from / name, tmp / name)
         tokenizer.save_pretrained(tmp)
@@ -585,25 +585,15 @@ def _train(run, d: Dist) -> int:
     best = out_dir / f"checkpoint-{state.best_step}"
     use_best = state.best_step is not None and state.best_step != state.global_step and best.is_dir()
     exported_step = state.best_step if use_best else state.global_step
-    full = None
     if sharded:  # collectives first, on every rank; rank 0 then works alone
-        full = None if use_best else full_tensors(model)
         if val_ex and exported_step not in evals_by_step:
             evals_by_step[exported_step] = evaluate(model, val_ex, hw, cfg, pad_id, packing, forward)
+    full = full_tensors(model) if sharded and not use_best else None
     if not d.is_main:
         return 0
-    if use_best:
+    if use_best:  # its checkpoint holds the whole weights, written by the same save_model_files
         exported = f"best checkpoint (step {state.best_step}, val loss {state.best_metric:.4f})"
-        if sharded:  # the sharded model holds slices only: the checkpoint has the whole weights
-            export_atomically(model, tokenizer, out_dir, model_files_from=best)
-        else:
-            from peft import set_peft_model_state_dict
-            from safetensors.torch import load_file
-
-            set_peft_model_state_dict(model.peft_model, load_file(str(best / "adapter_model.safetensors")))
-            if model.moe_config is not None:
-                model.load_moe_state_dict(read_moe_weights(best / "moe_layers.pt"))
-            export_atomically(model, tokenizer, out_dir)
+        export_atomically(model, tokenizer, out_dir, model_files_from=best)
     else:
         exported = f"final weights (step {state.global_step})"
         export_atomically(model, tokenizer, out_dir, full)
