@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices = {"checkpointing": ["auto", "on", "off"], "device": ["auto", "cuda", "cpu"]}.get(f.name)
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=TYPES.get(str(f.type), str), default=f.default,
                             choices=choices, metavar=None if choices else f.name.upper(),
-                            help=f"{f.metadata['help']} (default: {f.default})")
+                            help=f.metadata["help"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
         "bench", help="measure training tokens/s, MFU and memory: ours vs plain PEFT and Liger",
         description="Time training steps of plain PEFT LoRA, PEFT + Liger and our MoE-LoRA model on random "
                     "weights of real model shapes; print a table and write JSON.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     add_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m therapeutic_moe.bench.cli ...`: the bench alone, without the other commands."""
     from therapeutic_moe.errors import UserError
 
-    parser = argparse.ArgumentParser(prog="therapeutic-moe bench", epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from therapeutic_moe.argparsing import CommandParser
+
+    parser = CommandParser(prog="therapeutic-moe bench", epilog=EPILOG)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     check = commands.add_parser("check", help="Report what training would make of a dataset.",
-                                description=_CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                description=_CHECK_HELP)
     check.add_argument("path", metavar="PATH", help="dataset file (.json/.jsonl) or directory of them")
     check.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     check.add_argument("--config", metavar="FILE",

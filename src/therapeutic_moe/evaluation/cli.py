@@ -34,7 +34,6 @@ def register(subparsers) -> None:
                     "and confusion matrix (when the data has domain labels) and perplexity by context length "
                     "on long sessions, each next to the training guide's targets. Writes "
                     "evaluation_report.json and PNG plots.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="trained model directory")
     parser.add_argument("--dataset", required=True, metavar="PATH",

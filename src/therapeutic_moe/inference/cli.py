@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from therapeutic_moe.inference.context import DEFAULT_MAX_CONTEXT, ROPE_METHODS
-from therapeutic_moe.inference.generation import DEFAULT_REPETITION_PENALTY
+
+# The sampler's default (inference.generation.DEFAULT_REPETITION_PENALTY, checked equal by a
+# test): that module imports torch, which `--help` must not wait for.
+DEFAULT_REPETITION_PENALTY = 1.1
 
 COMMANDS_HELP = "commands: /experts (toggle expert display), /reset (new conversation), /quit"
 # ANSI foreground colours per expert index (cycled), used only when stdout is a terminal.
