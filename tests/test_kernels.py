@@ -16,7 +16,7 @@ from therapeutic_moe.kernels import (
     apply_fast_kernels,
     fused_cross_entropy,
     fused_linear_cross_entropy,
-    fused_moe_forward,
+    patch_moe_layers,
     packed_varlen_attention,
     packing_segments,
     register_packed_attention,
@@ -145,7 +145,7 @@ def _moe_layer(targets, dropout=0.0, seed=0):
 def test_fused_moe_forward_matches_layer_forward(targets):
     plain = _moe_layer(targets)
     fused = copy.deepcopy(plain)
-    fused.forward = MethodType(fused_moe_forward, fused)
+    assert patch_moe_layers([fused]) == 1
     x = torch.randn(2, 9, 12, dtype=torch.float64)
     outs, grads = [], []
     for layer in (plain, fused):
@@ -253,3 +253,39 @@ def test_patching_keeps_every_parameter_in_its_own_storage():
     patch_lora_linears(model.base)
     pointers = [p.untyped_storage().data_ptr() for p in model.parameters()]  # tied embeddings appear once
     assert len(pointers) == len(set(pointers))
+
+
+# --- the fused operator keeps the layer's rules ----------------------------------------------------
+
+def _patched_model_with_active_experts():
+    model = wrap_model(tiny_llama(seed=0), tiny_cfg(), "tiny")
+    _randomize([p for layer in model.moe_layers for p in layer.experts.parameters()], std=0.3)
+    assert patch_moe_layers(model.moe_layers) == 2
+    assert all(layer.operator.name == "fused" for layer in model.moe_layers)
+    return model
+
+
+def test_base_only_mode_bypasses_the_experts_with_the_fast_path_applied():
+    from therapeutic_moe.evaluation.base_only import base_model_only
+
+    model = _patched_model_with_active_experts()
+    base = tiny_llama(seed=0)
+    ids = torch.randint(0, 128, (2, 10), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = base(input_ids=ids).logits
+        with_experts = model(input_ids=ids).logits
+        with base_model_only(model):
+            bypassed = model(input_ids=ids).logits
+    assert not torch.allclose(with_experts, expected, atol=1e-4)  # the experts do change the output
+    assert torch.equal(bypassed, expected)
+
+
+def test_fused_operator_layer_still_records_aux_losses_and_trace():
+    model = _patched_model_with_active_experts()
+    ids = torch.randint(0, 128, (1, 8), generator=torch.Generator().manual_seed(3))
+    out = model.forward_loss({"input_ids": ids, "labels": ids.clone()})
+    assert float(out["load_balancing_loss"]) > 0
+    model.context.trace = []
+    with torch.no_grad():
+        model(input_ids=ids)
+    assert [entry[0] for entry in model.context.trace] == [0, 1]

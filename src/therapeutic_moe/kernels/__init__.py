@@ -9,7 +9,7 @@ from therapeutic_moe.kernels.cross_entropy import (
 )
 from therapeutic_moe.kernels.fast_kernels import ALL_KERNELS, apply_fast_kernels
 from therapeutic_moe.kernels.liger import liger_available
-from therapeutic_moe.kernels.moe_mlp import fused_moe_forward, silu_mul
+from therapeutic_moe.kernels.moe_mlp import FusedExpertOperator, patch_moe_layers, silu_mul
 from therapeutic_moe.kernels.packed_attention import (
     ATTN_IMPLEMENTATION,
     packed_varlen_attention,
@@ -20,6 +20,6 @@ from therapeutic_moe.kernels.packed_attention import (
 
 __all__ = [
     "ALL_KERNELS", "ATTN_IMPLEMENTATION", "apply_fast_kernels", "fused_cross_entropy", "fused_linear_cross_entropy",
-    "fused_moe_forward", "liger_available", "packed_varlen_attention", "packing_segments",
+    "FusedExpertOperator", "liger_available", "patch_moe_layers", "packed_varlen_attention", "packing_segments",
     "register_packed_attention", "set_fused_cross_entropy", "silu_mul", "varlen_available",
 ]

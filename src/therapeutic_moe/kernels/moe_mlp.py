@@ -1,18 +1,18 @@
-"""A fused forward for ``MoELoRAMLP`` (and for plain Llama-style MLPs): same math, fewer passes.
+"""A fused operator for ``MoELoRAMLP`` (and a fused forward for plain Llama-style MLPs).
 
-The routing, the gates, the aux losses and the trace are the layer's own code; what changes
-is how the projections run:
+The layer keeps its own forward: the base-only bypass, the routing decision, the aux losses
+and the trace stay in ``moe/layer.py``. ``FusedExpertOperator`` only changes how the router
+logits and the projections are computed:
+- router logits: ``RouterLogits`` for half-precision input (no fp32 copy of x kept);
 - default setting (experts on gate, up and down, no dropout, SiLU, no biases): gate and up
   are one GEMM with their expert deltas folded in (``GateUpLoRA``), ``swiglu_packed`` reads
   the packed result once, down adds its delta in the GEMM epilogue (``DownLoRA``);
 - any other setting: each projection adds its delta inside ``addmm`` and the activation is
   Liger's SiLU-mul when available.
-Both are exact up to rounding against ``MoELoRAMLP.forward``.
+Both are exact up to rounding against the reference ``moe.operator.ExpertOperator``.
 """
 
 from __future__ import annotations
-
-from types import MethodType
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,7 @@ from torch import nn
 from therapeutic_moe.kernels.fused_projections import DownLoRA, GateUp, GateUpLoRA, RouterLogits, compute_dtype
 from therapeutic_moe.kernels.liger import liger
 from therapeutic_moe.kernels.swiglu_packed import swiglu_packed
+from therapeutic_moe.moe.operator import ExpertOperator
 
 PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 
@@ -81,49 +82,46 @@ def _project(layer, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Te
     return torch.addmm(base_out, delta_in, B)
 
 
-def lean_routing(router, x: torch.Tensor):
-    """``TopKRouter.forward`` with ``RouterLogits`` for half-precision input: identical numbers
-    (fp32 logits, softmax, top-k, renormalised gates), without an fp32 copy of x kept for backward."""
-    from therapeutic_moe.moe.router import Routing
-
+def fused_router_logits(router, x: torch.Tensor) -> torch.Tensor:
+    """``TopKRouter.logits`` with ``RouterLogits`` for half-precision input: the same fp32
+    logits, without an fp32 copy of x kept for backward."""
     if x.dtype not in (torch.bfloat16, torch.float16):
-        return router(x)
+        return router.logits(x)
     with torch.autocast(device_type=x.device.type, enabled=False):
-        logits = RouterLogits.apply(x, router.weight)
-        probs = logits.softmax(dim=-1)
-        top_p, top_i = probs.topk(router.top_k, dim=-1)
-        top_p = top_p / top_p.sum(dim=-1, keepdim=True)
-        gates = torch.zeros_like(probs).scatter(1, top_i, top_p)
-    return Routing(logits=logits, probs=probs, topk_index=top_i, gates=gates)
+        return RouterLogits.apply(x, router.weight)
 
 
-def fused_moe_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-    shape = hidden_states.shape
-    x = hidden_states.reshape(-1, shape[-1])
-    routing = lean_routing(self.router, x)
-    gates = routing.gates
-    if _fully_fusable(self):
-        out = _fused_projections(self, x, gates)
-    else:
-        gate = _project(self, "gate_proj", x, gates)
-        up = _project(self, "up_proj", x, gates)
-        act = silu_mul(gate, up) if _is_silu(self.base_mlp.act_fn) else self.base_mlp.act_fn(gate) * up
-        out = _project(self, "down_proj", act, gates)
-    ctx = self.context
-    if ctx.compute_aux:
-        self._aux(ctx, routing)
-    if ctx.trace is not None:
-        ctx.trace.append((self.layer_index, routing.topk_index.detach(), routing.gates.detach()))
-    return out.reshape(*shape[:-1], out.shape[-1])
+def lean_routing(router, x: torch.Tensor):
+    """The router's decision over the fused logits (identical numbers to ``router(x)``)."""
+    return router.route(fused_router_logits(router, x))
+
+
+class FusedExpertOperator(ExpertOperator):
+    """Few passes over the big tensors; exact up to rounding against ``ExpertOperator``."""
+
+    name = "fused"
+
+    def router_logits(self, router, x: torch.Tensor) -> torch.Tensor:
+        return fused_router_logits(router, x)
+
+    def mlp(self, layer, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        if _fully_fusable(layer):
+            return _fused_projections(layer, x, gates)
+        gate = _project(layer, "gate_proj", x, gates)
+        up = _project(layer, "up_proj", x, gates)
+        act = silu_mul(gate, up) if _is_silu(layer.base_mlp.act_fn) else layer.base_mlp.act_fn(gate) * up
+        return _project(layer, "down_proj", act, gates)
+
+
+FUSED_OPERATOR = FusedExpertOperator()
 
 
 def patch_moe_layers(layers) -> int:
-    """Bind the fused forward to each ``MoELoRAMLP`` instance; returns how many."""
+    """Give each ``MoELoRAMLP`` the fused operator; returns how many changed."""
     count = 0
     for layer in layers:
-        if not getattr(layer, "_therapeutic_fused", False):
-            layer.forward = MethodType(fused_moe_forward, layer)
-            layer._therapeutic_fused = True
+        if not isinstance(layer.operator, FusedExpertOperator):
+            layer.use_operator(FUSED_OPERATOR)
             count += 1
     return count
 

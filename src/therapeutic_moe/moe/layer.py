@@ -3,6 +3,11 @@
 out = down'(act(gate'(x)) * up'(x)) where p'(x) = p(x) + Σ_chosen gate_e · B_e A_e x.
 The frozen base projections run once for every token; only the low-rank deltas depend on
 the routing, so the cost over the base MLP is a few thin GEMMs.
+
+This class is the one place for the layer's rules: the base-only bypass, the routing decision
+(``TopKRouter.route``), the aux losses, the statistics and the trace. *How* the logits and the
+projections are computed is the job of an ``ExpertOperator`` (``moe/operator.py``); the fast
+CUDA path swaps only that operator (``kernels.moe_mlp.patch_moe_layers``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from therapeutic_moe.moe.losses import (
     router_z_loss,
     sample_mean_probs,
 )
+from therapeutic_moe.moe.operator import REFERENCE_OPERATOR, ExpertOperator
 from therapeutic_moe.moe.router import TopKRouter
 
 
@@ -38,22 +44,19 @@ class MoELoRAMLP(nn.Module):
             name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout)
             for name in cfg.target_modules
         })
+        self.operator: ExpertOperator = REFERENCE_OPERATOR  # a plain object, not a submodule
 
-    def _proj(self, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        out = getattr(self.base_mlp, name)(x)
-        if name in self.experts:
-            out = out + self.experts[name](x, gates).to(out.dtype)
-        return out
+    def use_operator(self, operator: ExpertOperator) -> None:
+        """Compute logits and projections with ``operator`` from now on (same function)."""
+        self.operator = operator
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.context.bypass_experts:
             return self.base_mlp(hidden_states)
         shape = hidden_states.shape
         x = hidden_states.reshape(-1, shape[-1])
-        routing = self.router(x)
-        gates = routing.gates
-        act = self.base_mlp.act_fn(self._proj("gate_proj", x, gates)) * self._proj("up_proj", x, gates)
-        out = self._proj("down_proj", act, gates)
+        routing = self.router.route(self.operator.router_logits(self.router, x))
+        out = self.operator.mlp(self, x, routing.gates)
         ctx = self.context
         if ctx.compute_aux:
             self._aux(ctx, routing)
