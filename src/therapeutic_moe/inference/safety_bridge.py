@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import replace
 
 from therapeutic_moe.errors import ConfigError
+from therapeutic_moe.inference.replies import ReplyChunk
 from therapeutic_moe.inference.routing import TokenRouting
 
 
@@ -80,8 +81,6 @@ class ScreenedStream:
         return self._release(self.inner.finish)
 
     def _release(self, step):
-        from therapeutic_moe.inference.assistant import ReplyChunk
-
         was_blocked = self.blocked
         released = step()
         if not released:
