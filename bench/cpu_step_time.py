@@ -4,6 +4,7 @@ with and without the experts (median of 5 after one warm-up). Run on an idle mac
     python bench/cpu_step_time.py
 """
 
+import argparse
 import statistics
 import time
 import warnings
@@ -17,6 +18,7 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     torch.manual_seed(0)
     for use_moe in (False, True):
         cfg = SimpleNamespace(

@@ -2,7 +2,7 @@
 # The quality comparison behind docs/results.md, on a GPU machine without network:
 # base model vs attention LoRA vs parameter-matched all-linear LoRA (same epochs, and given the
 # MoE run's wall time) vs MoE-LoRA with unsupervised and supervised routing; then a probe of
-# how separable the domains are for a router of our form (bench/domain_probe.py).
+# how separable the domains are for a router of our form (scripts/domain_probe.py).
 #
 #   python scripts/prepare_quality_data.py PATH/TO/data      # once, writes .carry/q/data
 #   bash scripts/gpu_quality.sh
@@ -82,7 +82,7 @@ print(round(e * m['elapsed_hours'] / l['elapsed_hours'], 2))" 2>/dev/null) || { 
       echo "time_matched: lora_all_linear for $epochs epochs" | tee -a runs/summary.txt
       arm lora_all_linear_time_matched lora_all_linear --num_train_epochs "$epochs" ;;
     probe)
-      [ -f runs/domain_probe.json ] || python3 bench/domain_probe.py --config configs/experiments/moe_supervised.json \
+      [ -f runs/domain_probe.json ] || python3 scripts/domain_probe.py --config configs/experiments/moe_supervised.json \
         --dataset "$DATA/train" --validation_dataset "$DATA/val" --out runs/domain_probe.json --max_hours 1 > runs/domain_probe.log 2>&1
       pack ;;
     *) arm "$exp" "$exp" ;;

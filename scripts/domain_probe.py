@@ -1,6 +1,6 @@
 """How well can a router of our form tell the domains apart? A ceiling for supervised routing.
 
-    python bench/domain_probe.py --config configs/experiments/moe_supervised.json [--out probe.json]
+    python scripts/domain_probe.py --config configs/experiments/moe_supervised.json [--out probe.json]
 
 Takes the training and validation examples exactly as the trainer prepares them (same topic
 map, chat template, PII scrubbing), runs the frozen base model once, and for a few layers fits

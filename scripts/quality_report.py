@@ -1,6 +1,6 @@
 """Tables and plots for docs/results.md from the folders `scripts/gpu_quality.sh` writes.
 
-    python bench/quality_report.py RUNS [RUNS ...] [--out docs/results]
+    python scripts/quality_report.py RUNS [RUNS ...] [--out docs/results]
 
 Each RUNS folder holds one arm per subfolder (training_report.json, eval_val/, eval_long_*/)
 and optionally domain_probe.json. With several folders, a later one's arm of the same name is
