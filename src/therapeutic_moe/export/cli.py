@@ -1,0 +1,75 @@
+"""`therapeutic-moe export MODEL_DIR --format ...`: deployable copies of a trained model.
+
+Imports nothing heavy at module level, so `--help` stays fast (no torch).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from therapeutic_moe.errors import UserError
+from therapeutic_moe.export import FORMATS
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a trained model: merged HF model, per-domain PEFT adapters (vLLM), fixed-gate LoRA",
+        description="Write a trained directory in a format other tools load without therapeutic-moe. "
+                    "merged: attention LoRA merged into a full HF model (experts dropped). domain-adapters: one "
+                    "standard PEFT LoRA adapter per domain (attention LoRA + that expert, gate 1), for stock PEFT "
+                    "and vLLM multi-LoRA. fixed-gate: the exact LoRA equal to the MoE model under a fixed gate "
+                    "vector (--gate), as an adapter or --merge'd. "
+                    "See docs/export.md.")
+    parser.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by `therapeutic-moe train`")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="what to write")
+    parser.add_argument("--output", "-o", metavar="PATH", default=None,
+                        help="output directory (default: MODEL_DIR-FORMAT beside MODEL_DIR)")
+    parser.add_argument("--gate", default="average", metavar="SPEC",
+                        help="fixed-gate: uniform, average (training_report.json routing), a "
+                             "domain name, comma-separated numbers (one per expert) or a .json file "
+                             "(default: %(default)s)")
+    parser.add_argument("--merge", action="store_true",
+                        help="fixed-gate: merge the LoRA into the base weights instead of writing an adapter")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES, help="merged weight type (default %(default)s)")
+    parser.add_argument("--base-model", default=None, metavar="NAME",
+                        help="base model to export onto instead of the one recorded in moe_config.json")
+    parser.add_argument("--force", action="store_true", help="replace an existing output")
+    parser.set_defaults(func=run_export)
+
+
+def _output(args) -> Path:
+    model_dir = Path(args.model_dir)
+    out = Path(args.output) if args.output else model_dir.parent / f"{model_dir.resolve().name}-{args.format}"
+    if out.resolve() == model_dir.resolve():
+        raise UserError(f"--output {out} is the model directory itself; choose another path")
+    if out.exists() and not args.force:
+        raise UserError(f"{out} already exists; choose another --output or pass --force to replace it")
+    return out
+
+
+def run_export(args) -> int:
+    import shutil
+
+    from therapeutic_moe.export.adapters import export_domain_adapters, require_experts
+    from therapeutic_moe.export.gates import parse_gates
+    from therapeutic_moe.export.merge import export_fixed_gate, export_merged
+    from therapeutic_moe.export.source import open_source
+
+    out = _output(args)
+    source = open_source(args.model_dir, args.base_model)
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    if args.format == "merged":
+        export_merged(source, out, args.dtype)
+    elif args.format == "domain-adapters":
+        export_domain_adapters(source, out)
+    else:
+        require_experts(source, "fixed-gate")
+        num_layers = len({int(k.split(".")[1]) for k in source.moe_state})
+        gates = parse_gates(args.gate, source.domains, num_layers, source.directory)
+        export_fixed_gate(source, gates, args.gate, out, args.merge, args.dtype)
+    print(f"exported {args.format}: {out}", file=sys.stderr)
+    return 0

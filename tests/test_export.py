@@ -1,0 +1,130 @@
+"""Exports equal the MoE model: logits of each exported model (loaded with stock PEFT or plain
+transformers) against the MoE model under the same fixed routing, on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_tiny_tokenizer, tiny_cfg, tiny_llama
+from therapeutic_moe.cli import main
+from therapeutic_moe.export.fixed_routing import fixed_routing
+from therapeutic_moe.modeling import save_trained, wrap_model
+
+DOMAINS = ["psychology", "mental_health", "bias_detection", "general_therapeutic"]
+ATOL = 2e-5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A saved tiny MoE model whose LoRA and expert B matrices are non-zero (B starts at 0)."""
+    tmp = tmp_path_factory.mktemp("export")
+    base = tiny_llama()
+    base.save_pretrained(tmp / "base")
+    model = wrap_model(base, tiny_cfg(lora_r=4, expert_r=2), str(tmp / "base"))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name or "expert_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    model.eval()
+    save_trained(model, make_tiny_tokenizer(), tmp / "model")
+    (tmp / "model" / "training_report.json").write_text(json.dumps(
+        {"routing": {"usage_per_layer": [[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]]}}))
+    return model, tmp
+
+
+def ids():
+    return torch.randint(3, 99, (2, 12), generator=torch.Generator().manual_seed(1))
+
+
+def moe_logits(model, gates):
+    with torch.no_grad(), fixed_routing(model, gates):
+        return model(input_ids=ids()).logits
+
+
+def peft_logits(base_dir, adapter_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    with torch.no_grad():
+        return PeftModel.from_pretrained(base, str(adapter_dir)).eval()(input_ids=ids()).logits
+
+
+def plain_logits(model_dir):
+    from transformers import AutoModelForCausalLM
+
+    with torch.no_grad():
+        return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()(input_ids=ids()).logits
+
+
+def test_domain_adapters_equal_moe_with_that_expert_at_gate_one(trained, capsys):
+    model, tmp = trained
+    assert main(["export", str(tmp / "model"), "--format", "domain-adapters", "-o", str(tmp / "dom")]) == 0
+    for index, domain in enumerate(DOMAINS):
+        gates = [[1.0 if e == index else 0.0 for e in range(4)]] * 2
+        config = json.loads((tmp / "dom" / domain / "adapter_config.json").read_text())
+        assert config["r"] == 8 and config["lora_alpha"] == 8 and not config.get("rank_pattern")
+        assert {"gate_proj", "up_proj", "down_proj", "q_proj"} <= set(config["target_modules"])
+        got = peft_logits(tmp / "base", tmp / "dom" / domain)
+        torch.testing.assert_close(got, moe_logits(model, gates), atol=ATOL, rtol=0)
+    # Experts differ, so the adapters must too (a test that cannot fail proves nothing).
+    a, b = (peft_logits(tmp / "base", tmp / "dom" / d) for d in DOMAINS[:2])
+    assert (a - b).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("spec,merge", [("average", False), ("0.5,0,0.25,0.25", True), ("uniform", False)])
+def test_fixed_gate_equals_moe_under_that_gate(trained, spec, merge):
+    model, tmp = trained
+    out = tmp / f"fixed-{spec}-{merge}"
+    argv = ["export", str(tmp / "model"), "--format", "fixed-gate", "--gate", spec, "-o", str(out)]
+    assert main(argv + (["--merge"] if merge else [])) == 0
+    gates = {"average": [[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]], "uniform": [[0.25] * 4] * 2,
+             "0.5,0,0.25,0.25": [[0.5, 0, 0.25, 0.25]] * 2}[spec]
+    got = plain_logits(out) if merge else peft_logits(tmp / "base", out)
+    torch.testing.assert_close(got, moe_logits(model, gates), atol=ATOL, rtol=0)
+    # ... and differs from the model without experts.
+    model.context.bypass_experts = True
+    try:
+        no_experts = model(input_ids=ids()).logits.detach()
+    finally:
+        model.context.bypass_experts = False
+    assert (got - no_experts).abs().max() > 1e-3
+
+
+def test_merged_equals_attention_lora_without_experts_and_says_so(trained, capsys):
+    model, tmp = trained
+    assert main(["export", str(tmp / "model"), "--format", "merged", "-o", str(tmp / "merged")]) == 0
+    assert "NOT in this model" in capsys.readouterr().err
+    model.context.bypass_experts = True
+    try:
+        with torch.no_grad():
+            expected = model(input_ids=ids()).logits
+    finally:
+        model.context.bypass_experts = False
+    torch.testing.assert_close(plain_logits(tmp / "merged"), expected, atol=ATOL, rtol=0)
+    info = json.loads((tmp / "merged" / "export_info.json").read_text())
+    assert info["experts"] == "dropped"
+    assert (tmp / "merged" / "tokenizer.json").is_file()
+
+
+@pytest.mark.parametrize("gate,needle", [("0.5,0.5", "expected 4 gate values"), ("0,0,0,0", "every gate is 0"),
+                                         ("calm", "use uniform, average"), ("-1,0,0,1", "must be a finite number")])
+def test_bad_gate_is_one_clear_error(trained, capsys, gate, needle):
+    _, tmp = trained
+    argv = ["export", str(tmp / "model"), "--format", "fixed-gate", f"--gate={gate}", "-o", str(tmp / "bad")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_existing_output_and_missing_model_are_refused(trained, tmp_path, capsys):
+    _, tmp = trained
+    (tmp_path / "taken").mkdir()
+    assert main(["export", str(tmp / "model"), "--format", "merged", "-o", str(tmp_path / "taken")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "nope"), "--format", "merged"]) == 2
+    assert "no such model directory" in capsys.readouterr().err
