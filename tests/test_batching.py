@@ -9,7 +9,8 @@ import torch
 
 from conftest import tiny_cfg, tiny_llama
 from therapeutic_moe.modeling import wrap_model
-from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
+from therapeutic_moe.data.collate import collate
+from therapeutic_moe.data.packing import packing_efficiency, plan_epoch
 
 
 def example(seed, n, domain=-1):

@@ -4,15 +4,16 @@ The same examples (the data pipeline's windows of counselchat_train.json + annom
 or whatever the directory holds) go through
 - the user's usual setup: HF/TRL defaults, one example per row, dynamic padding to the
   longest in the batch, per_device_train_batch_size 8, shuffled order (plain and Liger);
-- ours: padding-free packing into rows of max_seq_length (``plan_packed_batches`` +
-  ``PackedCollator``), 4 experts, fast kernels, varlen attention over the packed rows.
+- ours: padding-free packing into rows of max_seq_length, exactly as the trainer plans and
+  collates them (``data.packing.plan_epoch`` + ``data.collate.collate``), 4 experts, fast
+  kernels, varlen attention over the packed rows.
+Both layouts come from the trainer's planner and collator, so the batches are the ones training makes.
 Useful tokens are the trained targets (labels != -100 after the shift); every setup sees the
 same examples, so the ratio of useful tokens/s is the end-to-end gain.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from types import SimpleNamespace
 import torch
 
 from therapeutic_moe.bench.measure import Trainer, free_memory
+from therapeutic_moe.data.chat_render import IGNORE_INDEX
 from therapeutic_moe.bench.options import BenchOptions
 from therapeutic_moe.bench.shapes import SHAPES
 from therapeutic_moe.bench.variants import build_ours, build_plain, liger_installed, restore_module_patches
@@ -40,7 +42,7 @@ def load_examples(directory: str, tokenizer, max_seq_length: int, seed: int):
 
 
 def _useful(batch: dict) -> int:
-    return int((batch["labels"][:, 1:] != -100).sum())
+    return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
 
 def _real(batch: dict) -> int:
@@ -50,25 +52,22 @@ def _real(batch: dict) -> int:
 
 
 def padded_batches(examples, pad_id: int, seed: int) -> list[dict]:
-    from therapeutic_moe.data.collate import PaddedCollator
-
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    collate = PaddedCollator(pad_id)
-    return [collate([examples[i] for i in order[k:k + USER_BATCH]]) for k in range(0, len(order), USER_BATCH)]
+    """The user's usual setup: shuffled, one example per row, padded to the longest in the batch."""
+    return _batches(examples, pad_id, seed, USER_BATCH, max_seq_length=0, packing=False)
 
 
 def packed_batches(examples, max_tokens: int, pad_id: int, seed: int) -> list[dict]:
-    from therapeutic_moe.data.collate import PackedCollator
-    from therapeutic_moe.data.packing import plan_packed_batches
+    """Ours: training's own plan (first fit into rows of ``max_tokens``) and collator."""
+    return _batches(examples, pad_id, seed, PACKED_ROWS, max_seq_length=max_tokens, packing=True)
 
-    bins = plan_packed_batches([len(e) for e in examples], max_tokens, seed)
-    collate = PackedCollator(max_tokens, pad_id)
-    out = []
-    for k in range(0, len(bins), PACKED_ROWS):
-        members = [i for b in bins[k:k + PACKED_ROWS] for i in b]
-        out.append(collate([examples[i] for i in members]))
-    return out
+
+def _batches(examples, pad_id: int, seed: int, batch_size: int, *, max_seq_length: int, packing: bool) -> list[dict]:
+    from therapeutic_moe.data.collate import collate
+    from therapeutic_moe.data.packing import plan_epoch
+
+    plan = plan_epoch([len(e) for e in examples], seed=seed, epoch=0, batch_size=batch_size,
+                      max_seq_length=max_seq_length, packing=packing)
+    return [collate([[examples[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing) for mb in plan]
 
 
 def _warmup(batches: list) -> int:

@@ -1,13 +1,15 @@
 """Data pipeline: transcripts and chat records → scrubbed, windowed, labelled training examples.
 
-Light to import (no torch): the collators live in ``therapeutic_moe.data.collate`` and are
-loaded on first use of their names here.
+Light to import (no torch until a batch is collated). One batch path: ``packing.plan_epoch``
+plans rows and micro-batches, ``collate.collate`` turns them into tensors (the
+module, not re-exported here: ``data.collate`` stays the module's name).
 """
 
 from therapeutic_moe.data.chat_render import FALLBACK_CHAT_TEMPLATE, IGNORE_INDEX, encode_chat
+from therapeutic_moe.data.collate import PackedCollator, PaddedCollator
 from therapeutic_moe.data.domains import resolve_topic_map
 from therapeutic_moe.data.formats import load_conversations
-from therapeutic_moe.data.packing import packing_efficiency, padding_efficiency, plan_packed_batches
+from therapeutic_moe.data.packing import packing_efficiency, padding_efficiency, plan_epoch, plan_packed_batches
 from therapeutic_moe.data.pii import PII_KINDS, PiiScrubber
 from therapeutic_moe.data.prepare import PreparedData, bundled_sample_path, prepare_datasets
 from therapeutic_moe.data.report import DataReport
@@ -20,14 +22,7 @@ __all__ = [
     "Conversation", "DataReport", "DataSettings", "Example", "FALLBACK_CHAT_TEMPLATE", "IGNORE_INDEX",
     "PII_KINDS", "PackedCollator", "PaddedCollator", "PiiScrubber", "PreparedData", "Speakers", "Turn",
     "bundled_sample_path", "dedupe", "encode_chat", "load_conversations", "packing_efficiency",
-    "padding_efficiency", "parse_transcript", "plan_packed_batches", "prepare_datasets", "resolve_topic_map",
+    "padding_efficiency", "parse_transcript", "plan_epoch", "plan_packed_batches", "prepare_datasets", "resolve_topic_map",
     "split_conversations",
 ]
 
-
-def __getattr__(name: str):
-    if name in ("PackedCollator", "PaddedCollator"):
-        from therapeutic_moe.data import collate
-
-        return getattr(collate, name)
-    raise AttributeError(f"module 'therapeutic_moe.data' has no attribute {name!r}")

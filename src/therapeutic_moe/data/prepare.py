@@ -10,7 +10,7 @@ from typing import Any
 from therapeutic_moe.data.domains import domain_index, resolve_topic_map
 from therapeutic_moe.data.examples import BuildStats, conversation_examples
 from therapeutic_moe.data.formats import data_files, load_conversations
-from therapeutic_moe.data.packing import packing_efficiency, padding_efficiency, plan_packed_batches
+from therapeutic_moe.data.packing import packing_efficiency, padding_efficiency, plan_epoch
 from therapeutic_moe.data.pii import make_scrubber
 from therapeutic_moe.data.report import DataReport
 from therapeutic_moe.data.settings import DataSettings
@@ -20,8 +20,6 @@ from therapeutic_moe.data.types import Conversation, Example
 from therapeutic_moe.errors import DataError
 
 DEFAULT_DATASET_NAME = "training_dataset.json"
-PACKING_REPORT_TOKENS = 2048
-PADDING_REPORT_BATCH = 4
 
 
 @dataclass
@@ -145,10 +143,13 @@ def check_limits(report: DataReport, cfg: DataSettings) -> None:
 
 
 def _add_packing_estimate(report: DataReport, cfg: DataSettings) -> None:
+    """Both batch layouts as training's planner makes them for epoch 0 (the trainer picks one by
+    ``packing``): packed rows of max_seq_length, and padded micro-batches of the batch size."""
     lengths = report.example_tokens
-    report.packing_max_tokens = max(PACKING_REPORT_TOKENS, cfg.max_seq_length)
-    batches = plan_packed_batches(lengths, report.packing_max_tokens, cfg.seed)
-    report.packed_batches = len(batches)
-    report.packing_efficiency = packing_efficiency(lengths, batches, report.packing_max_tokens)
-    report.padding_batch_size = PADDING_REPORT_BATCH
-    report.padding_efficiency = padding_efficiency(lengths, PADDING_REPORT_BATCH, cfg.seed)
+    packed = plan_epoch(lengths, seed=cfg.seed, epoch=0, batch_size=cfg.per_device_train_batch_size,
+                        max_seq_length=cfg.max_seq_length, packing=True)
+    report.packing_max_tokens = cfg.max_seq_length
+    report.packed_batches = len(packed.rows)
+    report.packing_efficiency = packing_efficiency(lengths, packed, cfg.max_seq_length)
+    report.padding_batch_size = cfg.per_device_train_batch_size
+    report.padding_efficiency = padding_efficiency(lengths, cfg.per_device_train_batch_size, cfg.seed)

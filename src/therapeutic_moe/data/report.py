@@ -51,11 +51,14 @@ class DataReport:
     domains: dict[str, int] = field(default_factory=dict, metadata={"help": "Conversations per domain ('none')."})
     pii: dict[str, int] = field(default_factory=dict, metadata={"help": "Identifiers replaced, per kind."})
     pii_scrubbing: bool = field(default=True, metadata={"help": "Whether scrubbing ran."})
-    packing_max_tokens: int = field(default=2048, metadata={"help": "Row budget of the packing estimate."})
-    packed_batches: int = field(default=0, metadata={"help": "Packed rows needed for the training windows."})
-    packing_efficiency: float = field(default=0.0, metadata={"help": "Real / slot tokens, packed rows."})
-    padding_batch_size: int = field(default=4, metadata={"help": "Batch size of the padding estimate."})
-    padding_efficiency: float = field(default=0.0, metadata={"help": "Real / slot tokens, dynamic padding."})
+    packing_max_tokens: int = field(default=2048, metadata={
+        "help": "Row width of training's packed plan (max_seq_length)."})
+    packed_batches: int = field(default=0, metadata={"help": "Packed rows training's planner makes per epoch."})
+    packing_efficiency: float = field(default=0.0, metadata={
+        "help": "Real / slot tokens of training's packed plan (epoch 0)."})
+    padding_batch_size: int = field(default=4, metadata={"help": "Rows per micro-batch (per_device_train_batch_size)."})
+    padding_efficiency: float = field(default=0.0, metadata={
+        "help": "Real / slot tokens of training's padded plan (epoch 0), each micro-batch padded to its longest."})
 
     @property
     def dropped(self) -> int:

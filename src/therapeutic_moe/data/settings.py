@@ -55,6 +55,8 @@ class DataSettings:
     topic_to_domain: dict[str, str] | str | None = field(default=None, metadata={
         "help": "Topic → domain map: a dict, a bundled map name ('counselchat'), or a JSON file path."})
     seed: int = _default("seed", "Seed of the split and of the packing order.")
+    per_device_train_batch_size: int = _default("per_device_train_batch_size", "Rows per micro-batch (packing "
+                                                                                "estimate).")
     pii_scrubbing: bool = _default("pii_scrubbing", "Replace identifiers with [EMAIL], [NAME], ...", "safety")
     pii_kinds: list[str] = _default("pii_kinds", "Which identifier kinds to scrub.", "safety")
 

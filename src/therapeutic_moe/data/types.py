@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from therapeutic_moe.data.chat_render import IGNORE_INDEX
+
 ROLES = ("system", "user", "assistant")
 
 
@@ -48,4 +50,4 @@ class Example:
 
     @property
     def num_trained(self) -> int:
-        return sum(1 for label in self.labels if label != -100)
+        return sum(1 for label in self.labels if label != IGNORE_INDEX)

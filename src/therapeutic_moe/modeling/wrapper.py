@@ -6,6 +6,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from therapeutic_moe.data.chat_render import IGNORE_INDEX
 from therapeutic_moe.kernels.cross_entropy import fused_linear_cross_entropy
 from therapeutic_moe.moe import MoEConfig, MoELoRAMLP, RoutingContext
 
@@ -107,7 +108,7 @@ class TherapeuticMoEModel(nn.Module):
             if ctx is not None:
                 ctx.end()
         targets = labels[:, 1:]
-        keep = targets != -100
+        keep = targets != IGNORE_INDEX
         picked = hidden[:, :-1][keep]
         head = self.base.get_output_embeddings()
         if isinstance(head, nn.Linear):  # fused (chunked) on CUDA once apply_fast_kernels ran; else plain

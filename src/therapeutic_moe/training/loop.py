@@ -27,7 +27,9 @@ from therapeutic_moe.modeling import build_model, report_trainable
 from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, save_trained
 from therapeutic_moe.moe import RoutingStats
 from therapeutic_moe.moe.losses import domain_class_weights
-from therapeutic_moe.training.batching import collate, packing_efficiency, plan_epoch
+from therapeutic_moe.data.chat_render import IGNORE_INDEX
+from therapeutic_moe.data.collate import collate
+from therapeutic_moe.data.packing import packing_efficiency, plan_epoch
 from therapeutic_moe.training.checkpoint import prune_checkpoints, resolve_resume, write_checkpoint
 from therapeutic_moe.training.distributed import (
     Dist,
@@ -440,7 +442,7 @@ def _train(run, d: Dist) -> int:
                        for mb in window]
             # Counted on the CPU tensors before they move: no device sync. Every rank sees the
             # whole window, so the normaliser is global without communication.
-            n_trained = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+            n_trained = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches)
             n_real = sum(int((b["sample_ids"] >= 0).sum()) for b in batches)
             mine = batches[d.rank::d.world_size]
             weight = 1.0
