@@ -61,6 +61,12 @@ def test_quickstart_cpu_config():
     assert t.base_model == "smollm2-135m-instruct"
 
 
+def test_quickstart_yaml_equals_the_json():
+    from_yaml = load_quietly(config=ROOT / "configs" / "quickstart_cpu.yaml")
+    from_json = load_quietly(config=ROOT / "configs" / "quickstart_cpu.json")
+    assert from_yaml.train == from_json.train
+
+
 @pytest.mark.parametrize(
     "slot, name",
     [("config", "moe_training_config.jsonc"), ("wandb_config", "wandb_config.jsonc"),
@@ -77,7 +83,8 @@ def test_commented_examples_load(slot, name):
 
 
 def test_every_shipped_training_config_validates():
-    shipped = sorted(p for p in (ROOT / "configs").rglob("*.json*") if p.is_file())
+    shipped = sorted(p for pattern in ("*.json*", "*.yaml", "*.yml") for p in (ROOT / "configs").rglob(pattern)
+                     if p.is_file())
     assert len(shipped) >= 5
     slots = {"wandb_config.jsonc": "wandb_config", "safety_config.jsonc": "safety_config"}
     for path in shipped:

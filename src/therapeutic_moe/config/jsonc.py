@@ -57,23 +57,27 @@ def _collect_duplicates(duplicates: list[str]):
     return hook
 
 
+def read_config_text(path: Path, label: str) -> str:
+    """The text of a config file; ``ConfigError`` naming ``label`` when it cannot be read as UTF-8."""
+    if path.is_dir():
+        raise ConfigError(f"{label}: is a directory; give the path of a JSON or YAML config file")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: file not found; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot be read ({exc.strerror})") from None
+
+
 def load_jsonc_object(path: Path, label: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """The top-level object of a JSON(C) file, plus the keys that appear more than once.
 
     Raises ``ConfigError`` naming the file (and line/column for syntax errors).
     """
     label = label or str(path)
-    if path.is_dir():
-        raise ConfigError(f"{label}: is a directory; give the path of a JSON config file")
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: file not found; check the path") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{label}: is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON") from None
-    except OSError as exc:
-        raise ConfigError(f"{label}: cannot be read ({exc.strerror})") from None
-    text = strip_comments(raw)
+    text = strip_comments(read_config_text(path, label))
     if not text.strip():
         raise ConfigError(f"{label}: is empty; write {{}} to use all defaults")
     duplicates: list[str] = []

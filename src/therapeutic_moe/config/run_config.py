@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from therapeutic_moe.config.jsonc import load_jsonc_object
+from therapeutic_moe.config.files import read_config_file
 from therapeutic_moe.config.overrides import (
     SECTIONS,
     field_types,
@@ -81,9 +81,20 @@ def cross_file_problems(train: TrainConfig | None, wandb: WandbConfig | None, sa
     return problems
 
 
+def default_names(cls: type) -> list[str]:
+    """The file names looked for in the current directory: the JSON name, then its YAML twins."""
+    stem = Path(cls.FILE_NAME).stem
+    return [cls.FILE_NAME, f"{stem}.yaml", f"{stem}.yml"]
+
+
 def _default_path(cls: type) -> Path | None:
-    candidate = Path(cls.FILE_NAME)
-    return candidate if candidate.is_file() else None
+    """The one default-named file present, or None; two of them (JSON and YAML) is an error,
+    since silently preferring one would train with settings the user did not look at."""
+    present = [Path(name) for name in default_names(cls) if Path(name).is_file()]
+    if len(present) > 1:
+        raise ConfigError(f"both {' and '.join(map(str, present))} are in the current directory; keep one, "
+                          "or name the one to use with its --config option")
+    return present[0] if present else None
 
 
 def _unknown_key_problem(key: str, cls: type) -> str:
@@ -107,8 +118,9 @@ def load_run_config(
     """Load, merge and validate the three config files and the command-line overrides.
 
     A path of ``None`` means the file of the default name in the current directory if it
-    exists, else the defaults; an explicit path that does not exist is an error. Files are
-    JSON with optional ``//`` comments. ``strict=False`` (for files this package saved
+    exists (or its ``.yaml``/``.yml`` twin), else the defaults; an explicit path that does
+    not exist is an error. Files are JSON with optional ``//`` comments, or YAML
+    (``.yaml``/``.yml``) with the same keys. ``strict=False`` (for files this package saved
     itself) turns unknown keys into warnings. Raises one ``ConfigError`` listing every problem.
     """
     paths = {"train": config, "wandb": wandb_config, "safety": safety_config}
@@ -121,7 +133,11 @@ def load_run_config(
 
     for name, cls in SECTIONS.items():
         given = paths[name]
-        path = Path(given) if given is not None else _default_path(cls)
+        try:
+            path = Path(given) if given is not None else _default_path(cls)
+        except ConfigError as exc:  # two default-named files: reported with the rest
+            problems.append(Problem("", str(exc)))
+            path = None
         labels[name] = str(path) if path is not None else f"{cls.FILE_NAME} (defaults)"
         sources[name] = str(path) if path is not None else None
         if path is None:
@@ -131,20 +147,22 @@ def load_run_config(
                                     f"./{cls.FILE_NAME} if present, else the defaults"))
             continue
         try:
-            data, duplicates = load_jsonc_object(path)
+            data, duplicates, lines = read_config_file(path)
         except ConfigError as exc:
             problems.append(Problem("", str(exc)))
             continue
         data.pop(VERSION_KEY, None)
+        # YAML keeps each key's line: problems then read "file.yaml:12: key: ..."
+        at = {key: f"{labels[name]}:{line}" for key, line in lines.items()}
         for key in duplicates:
             problems.append(Problem(key, "appears more than once; keep one", labels[name]))
         for key in list(data):
             if key not in field_types(cls):
-                issue = Problem(key, _unknown_key_problem(key, cls), labels[name])
+                issue = Problem(key, _unknown_key_problem(key, cls), at.get(key, labels[name]))
                 (problems if strict else notes).append(issue)
                 del data[key]
         raw[name].update(data)
-        origins[name].update({key: labels[name] for key in data})
+        origins[name].update({key: at.get(key, labels[name]) for key in data})
 
     for key, text in (overrides or {}).items():
         where = f"command line --{key}"

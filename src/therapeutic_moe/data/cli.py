@@ -28,8 +28,8 @@ def register(subparsers) -> None:
     check.add_argument("path", metavar="PATH", help="dataset file (.json/.jsonl) or directory of them")
     check.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     check.add_argument("--config", metavar="FILE",
-                       help="training config JSON (e.g. moe_training_config.json); its data keys are used, "
-                            "others ignored")
+                       help="training config, JSON or YAML (e.g. moe_training_config.json); its data keys are "
+                            "used, others ignored")
     check.add_argument("--max-seq-length", type=int, metavar="N", help="window limit in tokens (default 2048 or "
                                                                         "the config's max_seq_length)")
     check.add_argument("--base-model", metavar="NAME",
@@ -60,5 +60,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _config_base_model(path: str | None) -> str | None:
     if not path:
         return None
-    value = json.loads(open(path, encoding="utf-8").read()).get("base_model")  # file already validated
+    from therapeutic_moe.config.files import load_config_object
+
+    value = load_config_object(path)[0].get("base_model")  # file already validated
     return value if isinstance(value, str) and value else None

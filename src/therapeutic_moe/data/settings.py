@@ -7,7 +7,6 @@ default below. ``data check`` builds a ``DataSettings`` from a config file plus 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -79,20 +78,15 @@ class DataSettings:
 
 
 def settings_from_config_file(path: str | Path | None, **overrides: Any) -> DataSettings:
-    """Data settings from a training config JSON (other keys ignored) plus non-None overrides."""
+    """Data settings from a training config file, JSON or YAML (other keys ignored), plus non-None overrides."""
     values: dict[str, Any] = {}
     if path is not None:
+        from therapeutic_moe.config.files import load_config_object
+
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found. Fix: check the --config path")
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8 text. Fix: re-save it as UTF-8") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: must hold a JSON object of settings")
+        loaded, _ = load_config_object(path)  # JSON or YAML, syntax errors with line and column
         names = {f.name for f in fields(DataSettings)}
         values = {k: v for k, v in loaded.items() if k in names}
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -52,9 +52,9 @@ def load_safety_config(path: str | Path | None = None, model_dir: str | Path | N
     if path is None:
         return None
     from therapeutic_moe.config import SafetyConfig
-    from therapeutic_moe.config.jsonc import load_jsonc_object
+    from therapeutic_moe.config.files import load_config_object
 
-    data, duplicates = load_jsonc_object(Path(path))
+    data, duplicates = load_config_object(Path(path))  # JSON or YAML
     if duplicates:
         raise ConfigError(f"{path}: key {duplicates[0]!r} appears more than once; keep one")
     data.pop("_version", None)
