@@ -59,7 +59,7 @@ BAD_FILES = [
     ("enum", "config", {"lr_scheduler_type": "cosin"}, ["lr_scheduler_type", 'did you mean "cosine"?']),
     ("auto or bool", "config", {"bf16": "yes"}, ["bf16", 'expected bool or "auto"']),
     ("max_steps zero", "config", {"max_steps": 0}, ["max_steps", "-1"]),
-    ("both warmups", "config", {"warmup_ratio": 0.1}, ["warmup_ratio", "set warmup_steps to 0"]),
+    ("both warmups", "config", {"warmup_steps": 10, "warmup_ratio": 0.1}, ["warmup_ratio", "set warmup_steps to 0"]),
     ("speaker in both lists", "config", {"user_speakers": ["Client", "Therapist"]}, ["user_speakers", '"Therapist"']),
     ("wandb mode", "wandb_config", {"mode": "onlin"}, ["mode", 'did you mean "online"?']),
     ("online without permission", "wandb_config", {"mode": "online"},

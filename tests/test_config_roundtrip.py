@@ -145,3 +145,25 @@ def test_section_titles_name_real_fields():
         names = [f.name for f in dataclasses.fields(cls)]
         assert names[0] in cls.SECTIONS
         assert set(cls.SECTIONS) <= set(names)
+
+
+@pytest.mark.parametrize("total_steps, warmup", [(6, 1), (60, 3), (20000, 1000)])
+def test_default_warmup_scales_with_the_run(total_steps, warmup):
+    # warmup_steps used to default to 1000: a run of a few hundred steps never reached its learning rate.
+    import torch
+    from transformers import get_scheduler
+
+    cfg = TrainConfig(learning_rate=1e-3)
+    assert cfg.warmup_steps_for(total_steps) == warmup
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.learning_rate)
+    scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=warmup,
+                              num_training_steps=total_steps)
+    for _ in range(warmup):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(cfg.learning_rate)
+
+
+def test_explicit_warmup_steps_win_and_zero_zero_means_none():
+    assert TrainConfig(warmup_steps=7).warmup_steps_for(20000) == 7
+    assert TrainConfig(warmup_steps=0, warmup_ratio=0.0).warmup_steps_for(20000) == 0

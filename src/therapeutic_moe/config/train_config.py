@@ -6,6 +6,7 @@ config written for an HF run reads the same here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -239,11 +240,15 @@ class TrainConfig:
         default="cosine", metadata={"help": "Learning-rate schedule after warmup.", "choices": LR_SCHEDULERS}
     )
     warmup_steps: int = field(
-        default=1000, metadata={"help": "Linear warmup steps. Set to 0 to use warmup_ratio instead.", "ge": 0}
+        default=0,
+        metadata={"help": "Linear warmup steps; when > 0 they replace warmup_ratio. 0 = warmup_ratio of "
+                  "all steps, which suits any dataset size.", "ge": 0},
     )
     warmup_ratio: float = field(
-        default=0.0,
-        metadata={"help": "Warmup as a share of all steps; only when warmup_steps is 0.", "ge": 0, "lt": 1},
+        default=0.05,
+        metadata={"help": "Warmup as a share of all optimizer steps (rounded up), used when warmup_steps "
+                  "is 0: a 60-step run warms up for 3 steps, a 20,000-step run for 1,000. 0 with "
+                  "warmup_steps 0 = no warmup.", "ge": 0, "lt": 1},
     )
     logging_steps: int = field(default=10, metadata={"help": "Log metrics every N optimizer steps.", "ge": 1})
     eval_steps: int | None = field(
@@ -351,6 +356,13 @@ class TrainConfig:
         """Sequences per optimizer step on one device."""
         return self.per_device_train_batch_size * self.gradient_accumulation_steps
 
+    def warmup_steps_for(self, total_steps: int) -> int:
+        """Warmup steps of a run of ``total_steps`` optimizer steps: warmup_steps when set, else
+        warmup_ratio of the total, rounded up."""
+        if self.warmup_steps > 0:
+            return self.warmup_steps
+        return math.ceil(self.warmup_ratio * total_steps)
+
     @property
     def expert_index(self) -> dict[str, int]:
         """Domain name -> expert index, the explicit mapping that is saved with the model."""
@@ -391,11 +403,13 @@ class TrainConfig:
             ))
         if ok("max_steps") and self.max_steps == 0:
             problems.append(Problem("max_steps", "0 trains nothing; use -1 to train by num_train_epochs, or a positive step count"))
-        if ok("warmup_steps", "warmup_ratio") and self.warmup_steps > 0 and self.warmup_ratio > 0:
+        # warmup_ratio has a non-zero default, so only a ratio the user changed contradicts steps.
+        if (ok("warmup_steps", "warmup_ratio") and self.warmup_steps > 0 and self.warmup_ratio > 0
+                and self.warmup_ratio != _default_of("warmup_ratio")):
             problems.append(Problem(
                 "warmup_ratio",
                 f"is {self.warmup_ratio:g} but warmup_steps ({self.warmup_steps}) is also set and would "
-                "override it; set warmup_steps to 0 to use warmup_ratio, or warmup_ratio to 0",
+                "override it; set warmup_steps to 0 to use warmup_ratio, or leave warmup_ratio out",
             ))
         if ok("assistant_speakers", "user_speakers"):
             both = [s for s in self.assistant_speakers if s in self.user_speakers]
@@ -449,6 +463,10 @@ class TrainConfig:
                                  f"{self.num_experts - 1}; supervised domain routing only applies to samples "
                                  "whose domain label uses these names"))
         return notes
+
+
+def _default_of(name: str):
+    return TrainConfig.__dataclass_fields__[name].default
 
 
 def generated_expert_names(count: int) -> list[str]:
