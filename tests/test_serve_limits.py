@@ -48,12 +48,12 @@ class SlowAssistant:
         yield ReplyChunk(reply=Reply(text="ok", routing=routing, usage=Usage(3, 2)))
 
     def stream(self, messages, max_new_tokens=16, temperature=0.7, top_p=0.9, *, seed=None, repetition_penalty=1.1,
-               should_stop=None):
+               should_stop=None, **sampling):
         validate_messages(messages)
         return self._tokens(should_stop)
 
     def reply(self, messages, max_new_tokens=16, temperature=0.7, top_p=0.9, stream=False, *, seed=None,
-              repetition_penalty=1.1, should_stop=None):
+              repetition_penalty=1.1, should_stop=None, **sampling):
         final = None
         for chunk in self.stream(messages, max_new_tokens, temperature, top_p, seed=seed, should_stop=should_stop):
             final = chunk.reply or final

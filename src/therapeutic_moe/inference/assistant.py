@@ -77,10 +77,11 @@ class TherapistAssistant:
     # --- replies ---------------------------------------------------------------------------
     def reply(self, messages, max_new_tokens: int = 256, temperature: float = 0.7, top_p: float = 0.9,
               stream: bool = False, *, seed: int | None = None, repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
-              should_stop: Callable[[], bool] | None = None) -> Reply | Iterator[ReplyChunk]:
-        """Answer the last user message. ``stream=True`` returns an iterator of ReplyChunk."""
+              should_stop: Callable[[], bool] | None = None, **sampling) -> Reply | Iterator[ReplyChunk]:
+        """Answer the last user message. ``stream=True`` returns an iterator of ReplyChunk.
+        ``sampling``: more SamplingParams fields (top_k, presence_penalty, frequency_penalty, stop)."""
         chunks = self.stream(messages, max_new_tokens, temperature, top_p, seed=seed,
-                             repetition_penalty=repetition_penalty, should_stop=should_stop)
+                             repetition_penalty=repetition_penalty, should_stop=should_stop, **sampling)
         if stream:
             return chunks
         final = None
@@ -90,11 +91,11 @@ class TherapistAssistant:
 
     def stream(self, messages, max_new_tokens: int = 256, temperature: float = 0.7, top_p: float = 0.9, *,
                seed: int | None = None, repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
-               should_stop: Callable[[], bool] | None = None) -> Iterator[ReplyChunk]:
+               should_stop: Callable[[], bool] | None = None, **sampling) -> Iterator[ReplyChunk]:
         # Everything that can reject the request runs now, before the first chunk is asked for,
         # so a caller (the server) can still answer with an error status.
         start = time.perf_counter()
-        params = SamplingParams(max_new_tokens, temperature, top_p, seed, repetition_penalty)
+        params = SamplingParams(max_new_tokens, temperature, top_p, seed, repetition_penalty, **sampling)
         messages = validate_messages(messages)
         if self.system_prompt and not any(m["role"] == "system" for m in messages):
             messages = [{"role": "system", "content": self.system_prompt}] + messages
@@ -118,7 +119,7 @@ class TherapistAssistant:
 
     def _generate(self, prompt, params: SamplingParams, start: float,
                   should_stop: Callable[[], bool] | None) -> Iterator[ReplyChunk]:
-        decoder = IncrementalDecoder(self.tokenizer)
+        decoder = IncrementalDecoder(self.tokenizer, params.stop)
         screen = self.safety.stream_screen() if self.safety is not None else None
         routing: list[TokenRouting] = []
         finish = "length"
@@ -136,11 +137,13 @@ class TherapistAssistant:
             if screen is None:
                 if piece:  # a token that completes no character yet has nothing to show
                     yield ReplyChunk(text=piece, routing=[entry] if entry is not None else [])
-                continue
-            for chunk in screen.feed(piece, entry):
-                yield chunk
-            if screen.blocked:
-                finish = "content_filter"
+            else:
+                yield from screen.feed(piece, entry)
+                if screen.blocked:
+                    finish = "content_filter"
+                    break
+            if decoder.stopped:  # a stop string: the reply ends before it
+                finish = "stop"
                 break
         else:
             if should_stop is not None and should_stop():

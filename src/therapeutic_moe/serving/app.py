@@ -31,7 +31,7 @@ from therapeutic_moe.errors import UserError
 from therapeutic_moe.inference.messages import ContextTooLong, InvalidMessages
 from therapeutic_moe.serving.metrics import ServerMetrics
 from therapeutic_moe.serving.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware, error_body
-from therapeutic_moe.serving.schemas import ChatCompletionRequest
+from therapeutic_moe.serving.schemas import ChatCompletionRequest, unsupported_field
 from therapeutic_moe.serving.settings import ServeSettings
 
 WEB_DIR = Path(__file__).with_name("web")
@@ -167,11 +167,17 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
             return _error(400, f"request body is not valid JSON: {exc}", code="invalid_json")
         except RecursionError:  # json recurses per nesting level: a small body can exhaust the stack
             return _error(400, "request body is not valid JSON: nested too deeply", code="invalid_json")
+        unsupported = unsupported_field(data) if isinstance(data, dict) else None
+        if unsupported:
+            return _error(400, f"{unsupported} is not supported by this server; leave it out", code="unsupported_parameter",
+                          param=unsupported)
         try:
             req = ChatCompletionRequest.model_validate(data)
         except ValidationError as exc:
             message, param = _validation_message(exc)
             return _error(422, message, code="invalid_value", param=param)
+        if req.stop_problem():
+            return _error(400, req.stop_problem(), code="invalid_value", param="stop")
         max_new = req.max_completion_tokens or req.max_tokens or settings.default_max_new_tokens
         if max_new > settings.max_new_tokens_limit:
             return _error(422, f"max_tokens={max_new} is above this server's limit of "
@@ -188,7 +194,9 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
                           exc.code, headers={"Retry-After": "1"})
         stop = threading.Event()
         kwargs = dict(max_new_tokens=max_new, temperature=req.temperature, top_p=req.top_p, seed=req.seed,
-                      repetition_penalty=req.repetition_penalty, should_stop=stop.is_set)
+                      repetition_penalty=req.repetition_penalty, should_stop=stop.is_set, top_k=max(req.top_k, 0),
+                      presence_penalty=req.presence_penalty, frequency_penalty=req.frequency_penalty,
+                      stop=req.stop_strings())
         started = False
         try:
             if not req.stream:
