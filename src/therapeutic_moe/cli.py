@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "therapeutic_moe.training.cli": ("train",),
     "therapeutic_moe.data.cli": ("data",),
     "therapeutic_moe.evaluation.cli": ("evaluate",),
+    "therapeutic_moe.evaluation.replies.cli": ("replies",),
     "therapeutic_moe.inference.cli": ("chat",),
     "therapeutic_moe.serving.cli": ("serve",),
     "therapeutic_moe.bench.cli": ("bench",),
