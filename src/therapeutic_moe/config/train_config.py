@@ -154,6 +154,50 @@ class TrainConfig:
                   "frequency of its domain in the training data, so rare domains are not swamped by "
                   "common ones (without it, routing tends to collapse onto the majority domains' experts)."},
     )
+    # Routing recipes (docs/architecture.md, "Routing recipes"); MoEConfig checks the same names.
+    expert_init: str = field(
+        default="zero",
+        metadata={"help": "zero: experts start at B = 0 (LoRA init), so at step 0 the routers get no "
+                  "gradient from the language-model loss. compensated: B starts non-zero and a frozen copy "
+                  "of the initial experts, fed the detached gates, is subtracted: the model is exactly the "
+                  "base model at step 0 while the routers get signal from the first step.",
+                  "choices": ["zero", "compensated"]},
+    )
+    expert_init_std: float = field(
+        default=0.02, metadata={"help": "Standard deviation of the initial expert B for expert_init=compensated.", "ge": 0}
+    )
+    expert_structure: str = field(
+        default="independent",
+        metadata={"help": "independent: every expert has its own A and B. shared_a: one A per projection "
+                  "shared by all experts, one B each (HydraLoRA); raise expert_r to spend the same parameters.",
+                  "choices": ["independent", "shared_a"]},
+    )
+    shared_expert: bool = field(
+        default=False,
+        metadata={"help": "Add one always-on expert (gate 1) per projection beside the routed experts; "
+                  "it costs one more expert's parameters."},
+    )
+    balancing: str = field(
+        default="loss",
+        metadata={"help": "loss: the load-balancing loss only. aux_free: also a per-expert bias on the "
+                  "router logits that changes which experts are chosen (not their gates), moved after "
+                  "each optimizer step by aux_free_bias_rate toward equal load (DeepSeek-V3); it is "
+                  "saved in checkpoints and the exported model. Combine with a small load_balancing_weight.",
+                  "choices": ["loss", "aux_free"]},
+    )
+    aux_free_bias_rate: float = field(
+        default=0.001, metadata={"help": "Step of the aux-free selection bias per optimizer step.", "ge": 0}
+    )
+    load_balancing_warmup_steps: int = field(
+        default=0,
+        metadata={"help": "Ramp the load-balancing loss's gradient linearly from 0 to full over this many "
+                  "optimizer steps (its logged value is the unscaled loss). 0 = full from step 0.", "ge": 0},
+    )
+    dense_routing_steps: int = field(
+        default=0,
+        metadata={"help": "For this many optimizer steps every expert runs, weighted by its router "
+                  "probability (dense soft routing: every router weight gets gradient), then top-k.", "ge": 0},
+    )
     topic_to_domain: dict[str, str] = field(
         default_factory=dict,
         metadata={"help": 'Maps a sample\'s topic label to an expert domain, e.g. {"anxiety": '
@@ -444,7 +488,8 @@ class TrainConfig:
         moe_keys = ["num_experts", "expert_domains", "top_k", "expert_r", "expert_alpha", "expert_dropout",
                     "expert_target_modules", "router_init_std", "router_lr_multiplier", "load_balancing_weight", "router_z_loss_weight",
                     "domain_routing_weight", "domain_routing_anneal_steps", "domain_routing_class_balance",
-                    "topic_to_domain"]
+                    "topic_to_domain", "expert_init", "expert_init_std", "expert_structure", "shared_expert",
+                    "balancing", "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps"]
         if not self.use_moe:
             changed = fields_differing_from_default(self)
             ignored = [k for k in moe_keys if k in changed]
@@ -456,7 +501,7 @@ class TrainConfig:
             notes.append(Problem("num_experts", "is 1: there is nothing to route between"))
         elif self.top_k == self.num_experts:
             notes.append(Problem("top_k", f"equals num_experts ({self.num_experts}): every token uses every expert"))
-        if self.num_experts > 1 and self.load_balancing_weight == 0:
+        if self.num_experts > 1 and self.load_balancing_weight == 0 and self.balancing != "aux_free":
             notes.append(Problem("load_balancing_weight", "is 0: a few experts may end up taking all tokens"))
         if self.expert_domains == generated_expert_names(self.num_experts) and self.domain_routing_weight > 0:
             notes.append(Problem("num_experts", f"without expert_domains names the experts expert_0..expert_"

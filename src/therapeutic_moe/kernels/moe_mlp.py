@@ -105,6 +105,9 @@ class FusedExpertOperator(ExpertOperator):
         return fused_router_logits(router, x)
 
     def mlp(self, layer, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        if not all(experts.plain for experts in layer.experts.values()):
+            # Shared A, a shared expert or compensated init: the reference computation.
+            return super().mlp(layer, x, gates)
         if _fully_fusable(layer):
             return _fused_projections(layer, x, gates)
         gate = _project(layer, "gate_proj", x, gates)

@@ -11,6 +11,12 @@ from therapeutic_moe.errors import ModelDirError
 
 SEED_DOMAINS = ["psychology", "mental_health", "bias_detection", "general_therapeutic"]
 FORMAT_VERSION = 1
+EXPERT_INITS = ("zero", "compensated")
+EXPERT_STRUCTURES = ("independent", "shared_a")
+BALANCING_MODES = ("loss", "aux_free")
+# The routing-recipe settings (issue: routing that learns); same names in the train config.
+ROUTING_RECIPE_FIELDS = ("expert_init", "expert_init_std", "expert_structure", "shared_expert", "balancing",
+                         "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps")
 
 
 @dataclass
@@ -35,6 +41,29 @@ class MoEConfig:
     domain_routing_weight: float = field(
         default=0.1, metadata={"help": "Coefficient of the supervised domain-routing cross-entropy."}
     )
+    expert_init: str = field(default="zero", metadata={"help": (
+        "zero: B = 0 (LoRA init; the router gets no LM gradient at step 0). compensated: B ~ N(0, "
+        "expert_init_std) and a frozen copy of the initial experts, fed the detached gates, is "
+        "subtracted, so the output at step 0 equals the base model's exactly while the router gets "
+        "the experts' (different) outputs as signal from step 0.")})
+    expert_init_std: float = field(default=0.02, metadata={"help": "Std of B for expert_init=compensated."})
+    expert_structure: str = field(default="independent", metadata={"help": (
+        "independent: each expert has its own A and B. shared_a: one A per projection shared by all "
+        "experts, one B each (HydraLoRA); raise expert_r to spend the same parameters.")})
+    shared_expert: bool = field(default=False, metadata={"help": (
+        "Add one always-on expert (gate 1) per projection beside the routed ones (its own B, and its "
+        "own A unless expert_structure=shared_a); it adds one expert's parameters.")})
+    balancing: str = field(default="loss", metadata={"help": (
+        "loss: the load-balancing loss only. aux_free: also a per-expert bias added to the router "
+        "logits for selection only (gates stay the softmax of the logits), moved after every "
+        "optimizer step by aux_free_bias_rate toward equal load (DeepSeek-V3); saved with the model.")})
+    aux_free_bias_rate: float = field(default=1e-3, metadata={"help": "Bias step per optimizer step (aux_free)."})
+    load_balancing_warmup_steps: int = field(default=0, metadata={"help": (
+        "Ramp the balance loss's gradient linearly from 0 to full over this many optimizer steps "
+        "(its logged value stays the unscaled loss); 0 = full from the start.")})
+    dense_routing_steps: int = field(default=0, metadata={"help": (
+        "For this many optimizer steps every expert runs with its softmax probability as gate "
+        "(dense soft routing, every router weight gets LM gradient), then top-k.")})
     format_version: int = FORMAT_VERSION
 
     @property
@@ -68,8 +97,29 @@ class MoEConfig:
             problems.append(f"top_k={self.top_k} must be between 1 and num_experts={len(self.expert_domains)}")
         if self.expert_r < 1:
             problems.append(f"expert_r={self.expert_r} must be >= 1")
+        problems += self._routing_problems()
         if problems:
             raise ValueError("; ".join(problems))
+
+    def _routing_problems(self) -> list[str]:
+        problems = [f"{name}={value!r} must be one of {list(choices)}" for name, value, choices in (
+            ("expert_init", self.expert_init, EXPERT_INITS), ("expert_structure", self.expert_structure, EXPERT_STRUCTURES),
+            ("balancing", self.balancing, BALANCING_MODES)) if value not in choices]
+        problems += [f"{name}={value!r} must be an integer >= 0" for name, value in (
+            ("load_balancing_warmup_steps", self.load_balancing_warmup_steps),
+            ("dense_routing_steps", self.dense_routing_steps))
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0]
+        if not isinstance(self.shared_expert, bool):
+            problems.append(f"shared_expert={self.shared_expert!r} must be true or false")
+        problems += [f"{name}={value!r} must be a number >= 0" for name, value in (
+            ("expert_init_std", self.expert_init_std), ("aux_free_bias_rate", self.aux_free_bias_rate))
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0]
+        return problems
+
+    @property
+    def counts_steps(self) -> bool:
+        """Whether routing depends on the optimizer step (a counter travels with the weights)."""
+        return self.balancing == "aux_free" or self.load_balancing_warmup_steps > 0 or self.dense_routing_steps > 0
 
     @classmethod
     def from_train_config(cls, cfg) -> "MoEConfig":
@@ -84,6 +134,8 @@ class MoEConfig:
             load_balancing_weight=cfg.load_balancing_weight,
             router_z_loss_weight=cfg.router_z_loss_weight,
             domain_routing_weight=cfg.domain_routing_weight,
+            # Absent from older configs (and from tests' minimal namespaces): the defaults.
+            **{f.name: getattr(cfg, f.name) for f in fields(cls) if f.name in ROUTING_RECIPE_FIELDS and hasattr(cfg, f.name)},
         )
 
     def to_dict(self) -> dict:

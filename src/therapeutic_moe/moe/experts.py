@@ -4,6 +4,15 @@ delta(x) = scale · Σ_e gate_e(x) · (x A_e) B_e. Stacking every A_e into one [
 matrix and every B_e into one [E·r, d_out] matrix gives the same sum with one GEMM each:
 the gate scales each r-wide block of x·A_all, and unchosen experts have gate 0. Exact, no
 token sort, no per-expert Python loop, no host sync — and cheap, because r is small.
+
+Variants (``MoEConfig``), all in the same two GEMMs:
+- ``shared_a`` (HydraLoRA): one A [d_in, r] for every expert; x·A is computed once and
+  repeated over the experts' blocks.
+- ``shared_expert``: one more block whose gate is always 1.
+- ``compensated`` init: B starts non-zero and a frozen copy of the initial (A, B), fed the
+  detached gates, is subtracted. Both terms are computed by the same operations on equal
+  values, so at step 0 the difference is exactly zero (the model is the base model) while the
+  router's gradient is that of the non-zero experts.
 """
 
 from __future__ import annotations
@@ -16,25 +25,50 @@ from torch import nn
 
 class StackedLoRAExperts(nn.Module):
     def __init__(self, in_features: int, out_features: int, num_experts: int, r: int, alpha: float,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, *, shared_a: bool = False, shared_expert: bool = False,
+                 init: str = "zero", init_std: float = 0.02):
         super().__init__()
         self.num_experts, self.r, self.scaling = num_experts, r, alpha / r
+        self.shared_a, self.shared_expert = shared_a, shared_expert
+        self.blocks = num_experts + int(shared_expert)  # r-wide blocks of the stacked B
+        a_blocks = 1 if shared_a else self.blocks
         # Not named lora_* on purpose: PEFT's adapter save must only pick up the attention LoRA.
-        self.expert_A = nn.Parameter(torch.empty(in_features, num_experts * r, dtype=torch.float32))
-        self.expert_B = nn.Parameter(torch.zeros(num_experts * r, out_features, dtype=torch.float32))
+        self.expert_A = nn.Parameter(torch.empty(in_features, a_blocks * r, dtype=torch.float32))
+        self.expert_B = nn.Parameter(torch.zeros(self.blocks * r, out_features, dtype=torch.float32))
         # Same init as LoRA (kaiming-uniform A per expert, B = 0): the wrapped model starts
         # exactly equal to the base model.
-        for e in range(num_experts):
+        for e in range(a_blocks):
             block = torch.empty(r, in_features)
             nn.init.kaiming_uniform_(block, a=math.sqrt(5))
             self.expert_A.data[:, e * r:(e + 1) * r] = block.t()
+        self.compensated = init == "compensated"
+        if self.compensated:
+            nn.init.normal_(self.expert_B, std=init_std)
+            # Buffers, not parameters: frozen, saved with the expert weights (moe_layers.pt).
+            self.register_buffer("init_A", self.expert_A.detach().clone())
+            self.register_buffer("init_B", self.expert_B.detach().clone())
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @property
+    def plain(self) -> bool:
+        """The original structure (what the fused CUDA operator computes)."""
+        return not (self.shared_a or self.shared_expert or self.compensated)
+
+    def _delta(self, x: torch.Tensor, gates: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        if not torch.is_autocast_enabled(x.device.type):
+            A, B = A.to(x.dtype), B.to(x.dtype)
+        h = x @ A  # [N, E*r], or [N, r] with a shared A
+        if self.shared_a:
+            h = h.repeat(1, self.blocks)
+        if self.shared_expert:
+            gates = torch.cat([gates, torch.ones_like(gates[:, :1])], dim=1)
+        scale = (gates * self.scaling).to(h.dtype).repeat_interleave(self.r, dim=1)
+        return (h * scale) @ B
 
     def forward(self, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         """x: [N, in], gates: [N, E] (0 for unchosen experts) -> [N, out]."""
-        A, B = self.expert_A, self.expert_B
-        if not torch.is_autocast_enabled(x.device.type):
-            A, B = A.to(x.dtype), B.to(x.dtype)
-        h = self.dropout(x) @ A  # [N, E*r]
-        scale = (gates * self.scaling).to(h.dtype).repeat_interleave(self.r, dim=1)
-        return (h * scale) @ B
+        x = self.dropout(x)  # one mask for both terms below
+        delta = self._delta(x, gates, self.expert_A, self.expert_B)
+        if self.compensated:
+            delta = delta - self._delta(x, gates.detach(), self.init_A, self.init_B)
+        return delta

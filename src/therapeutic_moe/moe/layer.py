@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from therapeutic_moe.moe.balance import observe_load
 from therapeutic_moe.moe.config import MoEConfig
 from therapeutic_moe.moe.context import RoutingContext
 from therapeutic_moe.moe.experts import StackedLoRAExperts
@@ -38,13 +39,26 @@ class MoELoRAMLP(nn.Module):
         object.__setattr__(self, "context", context)
         gate, down = base_mlp.gate_proj, base_mlp.down_proj
         hidden, inter = gate.in_features, gate.out_features
-        self.router = TopKRouter(hidden, cfg.num_experts, cfg.top_k, cfg.router_init_std)
+        self.router = TopKRouter(hidden, cfg.num_experts, cfg.top_k, cfg.router_init_std,
+                                 selection_bias=cfg.balancing == "aux_free", dense_steps=cfg.dense_routing_steps,
+                                 counts_steps=cfg.counts_steps)
         shapes = {"gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (down.in_features, down.out_features)}
+        variant = dict(shared_a=cfg.expert_structure == "shared_a", shared_expert=cfg.shared_expert,
+                       init=cfg.expert_init, init_std=cfg.expert_init_std)
         self.experts = nn.ModuleDict({
-            name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout)
+            name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout,
+                                     **variant)
             for name in cfg.target_modules
         })
         self.operator: ExpertOperator = REFERENCE_OPERATOR  # a plain object, not a submodule
+
+    def saved_tensors(self):
+        """(name, tensor) of everything the saved MoE weights hold for this layer: router and
+        expert parameters plus their saved buffers (aux-free bias, step counter, frozen initial
+        experts of the compensated init), never the frozen base MLP."""
+        named = list(self.named_parameters())
+        named += list(self.named_buffers())
+        return [(n, t) for n, t in named if n.startswith(("router.", "experts."))]
 
     def use_operator(self, operator: ExpertOperator) -> None:
         """Compute logits and projections with ``operator`` from now on (same function)."""
@@ -66,7 +80,7 @@ class MoELoRAMLP(nn.Module):
 
     def _aux(self, ctx: RoutingContext, routing) -> None:
         mask = ctx.token_mask
-        lb = load_balancing_loss(routing.probs, routing.topk_index, mask)
+        lb = self._warmed_up(load_balancing_loss(routing.probs, routing.topk_index, mask))
         z = router_z_loss(routing.logits, mask)
         dom = None
         sample_probs = None
@@ -77,6 +91,27 @@ class MoELoRAMLP(nn.Module):
         if not ctx.collecting:  # gradient-checkpoint recompute: same tensors, nothing stored
             return
         ctx.aux[self.layer_index] = (lb, z, dom)
+        if self.training and self.router.selection_bias is not None:
+            observe_load(self.router, routing.topk_index, mask)
         if ctx.stats is not None:
             ctx.stats.add(self.layer_index, routing.probs.detach(), routing.topk_index, mask,
-                          None if sample_probs is None else sample_probs.detach(), ctx.sample_domains)
+                          None if sample_probs is None else sample_probs.detach(), ctx.sample_domains,
+                          token_domains=token_domains(ctx))
+
+    def _warmed_up(self, lb: torch.Tensor) -> torch.Tensor:
+        """The balance loss with its gradient scaled by the warm-up ramp; the value is unchanged,
+        so the logged loss stays comparable across steps."""
+        warmup = self.cfg.load_balancing_warmup_steps
+        if warmup <= 0:
+            return lb
+        ramp = (self.router.routing_steps / warmup).clamp(max=1.0).to(lb.dtype)
+        return lb.detach() + ramp * (lb - lb.detach())
+
+
+def token_domains(ctx: RoutingContext) -> torch.Tensor | None:
+    """[N] the domain of each token's sample (-1: unlabelled or padding), for the statistics."""
+    if ctx.sample_ids is None or ctx.sample_domains is None or not ctx.sample_domains.numel():
+        return None
+    ids = ctx.sample_ids
+    domains = ctx.sample_domains.to(ids.device)[ids.clamp(min=0)]
+    return torch.where(ids >= 0, domains, torch.full_like(domains, -1))

@@ -20,13 +20,27 @@ class Routing:
 
 
 class TopKRouter(nn.Module):
-    def __init__(self, hidden_size: int, num_experts: int, top_k: int, init_std: float = 0.02):
+    """``selection_bias`` (aux-free balancing) and ``dense_steps`` (dense warm-up) are optional;
+    when either is set, or ``counts_steps``, the router keeps ``routing_steps``, a counter of
+    optimizer steps, as a buffer that is saved with the weights (``moe/balance.py`` moves it)."""
+
+    def __init__(self, hidden_size: int, num_experts: int, top_k: int, init_std: float = 0.02, *,
+                 selection_bias: bool = False, dense_steps: int = 0, counts_steps: bool = False):
         super().__init__()
         self.num_experts = num_experts
         self.top_k = top_k
+        self.dense_steps = dense_steps
         # fp32 on purpose: routing decisions in bf16 flip on ties and destabilise training.
         self.weight = nn.Parameter(torch.empty(num_experts, hidden_size, dtype=torch.float32))
         nn.init.normal_(self.weight, std=init_std)
+        # Buffers (not parameters): no optimizer, no gradient sync; FSDP leaves them whole.
+        # A None buffer is absent from every state dict: the default router saves what it always did.
+        self.register_buffer("selection_bias", torch.zeros(num_experts) if selection_bias else None)
+        self.register_buffer("routing_steps", torch.zeros(()) if counts_steps or selection_bias or dense_steps > 0 else None)
+        # Assignments per expert since the last optimizer step: a plain attribute, not a buffer,
+        # so DDP's buffer broadcast never overwrites one process's counts with another's, and
+        # nothing saves it (it is zero at the end of every optimizer step).
+        self.observed_load: torch.Tensor | None = None
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[N, E] router logits in fp32 (fp64 input stays fp64)."""
@@ -39,10 +53,16 @@ class TopKRouter(nn.Module):
         selection rule lives in one place."""
         with torch.autocast(device_type=logits.device.type, enabled=False):
             probs = logits.softmax(dim=-1)
-            top_p, top_i = probs.topk(self.top_k, dim=-1)
+            if self.selection_bias is None:
+                top_p, top_i = probs.topk(self.top_k, dim=-1)
+            else:  # the bias picks the experts; the gates stay the unbiased probabilities
+                top_i = (logits + self.selection_bias.to(logits.dtype)).topk(self.top_k, dim=-1).indices
+                top_p = probs.gather(1, top_i)
             # Renormalise over the chosen k so the gates sum to 1 per token (Mixtral style).
             top_p = top_p / top_p.sum(dim=-1, keepdim=True)
             gates = torch.zeros_like(probs).scatter(1, top_i, top_p)
+            if self.dense_steps > 0:  # a tensor condition: no host sync
+                gates = torch.where(self.routing_steps < self.dense_steps, probs, gates)
         return Routing(logits=logits, probs=probs, topk_index=top_i, gates=gates)
 
     def forward(self, hidden: torch.Tensor) -> Routing:

@@ -28,6 +28,9 @@ class RoutingStats:
         # then argmax. Summed layer by layer during a forward, counted after the last layer.
         self.vote_confusion: torch.Tensor | None = None  # [E_true, E_pred]
         self._vote_sum: torch.Tensor | None = None
+        # [L, D, E] top-k assignments of labelled tokens by their sample's domain: the joint
+        # distribution behind the specialisation metric (normalised mutual information).
+        self.domain_assignments: torch.Tensor | None = None
 
     def _lazy(self, device: torch.device) -> None:
         if self.assign_counts is None:
@@ -37,15 +40,22 @@ class RoutingStats:
             self.tokens = torch.zeros(L, device=device)
             self.confusion = torch.zeros(L, E, E, device=device)
             self.vote_confusion = torch.zeros(E, E, device=device)
+            self.domain_assignments = torch.zeros(L, E, E, device=device)
 
     @torch.no_grad()
     def add(self, layer: int, probs: torch.Tensor, topk_index: torch.Tensor, mask: torch.Tensor | None,
-            sample_probs: torch.Tensor | None = None, sample_domains: torch.Tensor | None = None) -> None:
+            sample_probs: torch.Tensor | None = None, sample_domains: torch.Tensor | None = None,
+            token_domains: torch.Tensor | None = None) -> None:
         self._lazy(probs.device)
         # Weighted by the mask rather than indexed with it: indexing would sync with the host.
         w = mask_weights(mask, probs).squeeze(1)
-        counts = (torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w[:, None]).sum(0)
-        self.assign_counts[layer] += counts
+        assigned = torch.zeros_like(probs).scatter_(1, topk_index, 1.0) * w[:, None]
+        self.assign_counts[layer] += assigned.sum(0)
+        if token_domains is not None:
+            # One-hot domain per token (all zero when unlabelled), times its assignments.
+            labelled = (token_domains >= 0).to(probs.dtype)
+            onehot = torch.zeros_like(probs).scatter_(1, token_domains.clamp(min=0).unsqueeze(1), 1.0)
+            self.domain_assignments[layer] += (onehot * labelled[:, None]).t() @ assigned
         ent = -(probs * probs.clamp(min=1e-9).log()).sum(-1)
         self.entropy_sum[layer] += (ent * w).sum()
         self.tokens[layer] += w.sum()
@@ -84,6 +94,11 @@ class RoutingStats:
             "token_entropy": float((self.entropy_sum.cpu() / self.tokens.cpu().clamp(min=1)).mean()),
             "dead_experts": int((usage < dead_threshold / self.num_experts).sum()),
         }
+        joint = self.domain_assignments.double().cpu()
+        if float(joint.sum()) > 0:
+            nmi = [normalized_mutual_information(j) for j in joint]
+            out["routing_nmi_per_layer"] = nmi
+            out["routing_nmi"] = sum(nmi) / len(nmi)
         per_layer = self.confusion.double().cpu()
         conf = per_layer.sum(0)
         if float(conf.sum()) > 0:
@@ -95,3 +110,20 @@ class RoutingStats:
                 out["domain_vote_confusion"] = vote.tolist()
                 out["domain_vote_accuracy"] = float(vote.diag().sum() / vote.sum())
         return out
+
+
+def normalized_mutual_information(joint: torch.Tensor) -> float:
+    """NMI of a [D, E] count table (domain × chosen expert): I(D; E) / ((H(D) + H(E)) / 2),
+    sklearn's default ("arithmetic") normalisation. 0: expert choice says nothing about the
+    domain; 1: each domain has its own experts. 0 when either side has a single value."""
+    p = joint / joint.sum().clamp(min=1e-12)
+    pd, pe = p.sum(1), p.sum(0)
+
+    def entropy(q: torch.Tensor) -> float:
+        q = q[q > 0]
+        return float(-(q * q.log()).sum())
+
+    nz = p > 0
+    mi = float((p[nz] * (p[nz] / (pd[:, None] * pe[None, :])[nz]).log()).sum())
+    denom = (entropy(pd) + entropy(pe)) / 2
+    return max(0.0, mi / denom) if denom > 0 else 0.0
