@@ -60,6 +60,8 @@ def _routing_summary(stats, expert_domains: list[str], n_labelled: int) -> dict:
         "dead_threshold": f"share < {DEAD_THRESHOLD:g}/E in a layer",
         "labelled_samples": n_labelled,
     }
+    if "routing_nmi" in summary:  # specialisation: normalised MI between token domain and chosen expert
+        out["routing_nmi"], out["routing_nmi_per_layer"] = summary["routing_nmi"], summary["routing_nmi_per_layer"]
     if "domain_confusion" in summary:
         # Every layer votes once per labelled sample (router's mean probability, argmax).
         out["domain_confusion"] = summary["domain_confusion"]

@@ -107,6 +107,8 @@ def format_table(result: dict) -> str:
         lines.append(f"Routing entropy {routing['routing_entropy']:.3f} nats (max {routing['routing_entropy_max']:.3f}), "
                      f"token entropy {routing['token_entropy']:.3f}, dead experts {routing['dead_experts']} "
                      f"({routing['dead_threshold']})")
+        if "routing_nmi" in routing:
+            lines.append(f"Specialisation (normalised MI, token domain vs chosen expert): {routing['routing_nmi']:.3f}")
         for layer, row in enumerate(routing["usage_per_layer"]):
             lines.append(f"  layer {layer:>3}: " + " ".join(f"{share:6.1%}" for share in row))
         if "domain_accuracy" in routing:

@@ -36,17 +36,15 @@ class TherapeuticMoEModel(nn.Module):
         tensors by id(parameter), for a sharded model)."""
         out = {}
         for layer in self.moe_layers:
-            for name, tensor in layer.named_parameters():
-                if name.startswith(("router.", "experts.")):
-                    out[f"layers.{layer.layer_index}.{name}"] = full[id(tensor)] if full is not None else tensor.detach()
+            for name, tensor in layer.saved_tensors():  # buffers are never sharded: not in ``full``
+                out[f"layers.{layer.layer_index}.{name}"] = full.get(id(tensor), tensor).detach() if full is not None else tensor.detach()
         return out
 
     def load_moe_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         own = {}
         for layer in self.moe_layers:
-            for name, param in layer.named_parameters():
-                if name.startswith(("router.", "experts.")):
-                    own[f"layers.{layer.layer_index}.{name}"] = param
+            for name, param in layer.saved_tensors():
+                own[f"layers.{layer.layer_index}.{name}"] = param
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise KeyError(f"MoE weights do not match the model: missing {missing[:3]}…, unexpected {unexpected[:3]}…")

@@ -25,7 +25,7 @@ import torch
 from therapeutic_moe.errors import TrainingHalted, UserError
 from therapeutic_moe.modeling import build_model, report_trainable
 from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, save_trained
-from therapeutic_moe.moe import RoutingStats
+from therapeutic_moe.moe import RoutingStats, balance as moe_balance
 from therapeutic_moe.moe.losses import domain_class_weights
 from therapeutic_moe.data.chat_render import IGNORE_INDEX
 from therapeutic_moe.data.collate import collate
@@ -236,7 +236,7 @@ def routing_metrics(summary: dict, domains: list[str], prefix: str = "moe") -> d
         out[f"{prefix}/usage/{name}"] = summary["usage_overall"][e]
         for layer, row in enumerate(summary["usage_per_layer"]):
             out[f"{prefix}/usage/layer_{layer:02d}/{name}"] = row[e]
-    for key in ("domain_accuracy", "domain_vote_accuracy"):
+    for key in ("domain_accuracy", "domain_vote_accuracy", "routing_nmi"):
         if key in summary:
             out[f"{prefix}/{key}"] = summary[key]
     return out
@@ -488,6 +488,7 @@ def _train(run, d: Dist) -> int:
                     "the optimizer step, nothing saved from it. Lower learning_rate or check these samples.",
                     exit_code=3)
             optimizer.step()
+            moe_balance.after_optimizer_step(model)  # aux-free bias, routing warm-up counters
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             state.global_step += 1
