@@ -45,7 +45,7 @@ BAD_INPUTS = [
     ("notlist.json", {"conversations": {"text": "Therapist: hi"}}, ["notlist.json", "'conversations' must be a list"]),
     ("nothing.json", {"conversations": []}, ["nothing.json", "'conversations' is empty"]),
     ("notobj.json", {"conversations": ["Therapist: hi"]}, ["notobj.json[0]", "expected a conversation object, got str"]),
-    ("notext.json", _conv(body="Therapist: hi"), ["notext.json[0]", "missing 'text' or 'messages'", "body"]),
+    ("notext.json", _conv(body="Therapist: hi"), ["notext.json[0]", "missing 'text', 'messages', 'conversations' or 'instruction'", "body"]),
     ("both.json", _conv(text="Therapist: hi", messages=[]), ["both.json[0]", "both 'text' and 'messages'"]),
     ("texttype.json", _conv(text=["Therapist: hi"]), ["texttype.json[0]", "'text' must be a string, got list"]),
     ("idtype.json", _conv(text="Therapist: hi", id=[1]), ["idtype.json[0]", "'id' must be a string or integer"]),
@@ -92,7 +92,7 @@ def test_bad_input_gives_one_clear_error(tmp_path, name, content, expected):
 @pytest.mark.parametrize("make, expected", [
     (lambda tmp: tmp / "missing.json", ["missing.json", "no such file or directory"]),
     (lambda tmp: (tmp / "docs").mkdir() or _write(tmp / "docs" / "notes.txt", "x").parent,
-     ["docs", "has no *.json or *.jsonl files"]),
+     ["docs", "has no *.json, *.jsonl, *.parquet or *.arrow files"]),
 ])
 def test_bad_paths(tmp_path, make, expected):
     with pytest.raises(DataError) as info:

@@ -10,6 +10,7 @@ from therapeutic_moe.data.formats import load_conversations
 from therapeutic_moe.data.prepare import build_examples, check_limits
 from therapeutic_moe.data.report import DataReport
 from therapeutic_moe.data.settings import DataSettings
+from therapeutic_moe.data.topic_hint import topic_map_hint
 from therapeutic_moe.data.transcript import Speakers
 from therapeutic_moe.errors import DataError
 
@@ -31,11 +32,14 @@ def check_dataset(path: str | Path, settings: DataSettings, tokenizer=None,
     # Bad files fail here, in a second, before the tokenizer is loaded.
     topic_map = resolve_topic_map(settings.topic_to_domain, settings.expert_domains)
     speakers = Speakers(tuple(settings.assistant_speakers), tuple(settings.user_speakers))
-    for conv in load_conversations(path, speakers):
+    conversations = load_conversations(path, speakers)
+    for conv in conversations:
         domain_index(conv, topic_map, settings.expert_domains)
     if tokenizer is None:
         tokenizer = load_tokenizer_for_check(tokenizer_name)
     report = build_examples(settings, tokenizer).report
+    hint = topic_map_hint(conversations, settings.topic_to_domain, settings.expert_domains)
+    report.hints += [hint] if hint else []
     try:
         check_limits(report, settings)
     except DataError as exc:

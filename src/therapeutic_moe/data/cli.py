@@ -14,8 +14,11 @@ why, domain distribution, identifiers scrubbed per kind, and packing efficiency 
 tokens (and with plain dynamic padding, batch 4). Exit code 2 with one line when the data
 is unusable or training would refuse it.
 
-PATH is a .json / .jsonl file or a directory of them. Settings (speakers, topic_to_domain,
-expert_domains, system_prompt, validation_split, ...) come from --config when given.
+PATH is a .json / .jsonl / .parquet / .arrow file, a directory of them, a directory saved with
+Hugging Face datasets' save_to_disk, or a hub dataset id (owner/name) where the hub can be
+reached. Records may be transcripts ("text"), OpenAI "messages", ShareGPT "conversations" or
+Alpaca "instruction"/"input"/"output". Settings (speakers, topic_to_domain, expert_domains,
+system_prompt, validation_split, ...) come from --config when given.
 """
 
 
@@ -25,7 +28,7 @@ def register(subparsers) -> None:
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     check = commands.add_parser("check", help="Report what training would make of a dataset.",
                                 description=_CHECK_HELP)
-    check.add_argument("path", metavar="PATH", help="dataset file (.json/.jsonl) or directory of them")
+    check.add_argument("path", metavar="PATH", help="dataset file, directory, saved dataset or hub id (above)")
     check.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     check.add_argument("--config", metavar="FILE",
                        help="training config, JSON or YAML (e.g. moe_training_config.json); its data keys are "
@@ -35,6 +38,9 @@ def register(subparsers) -> None:
     check.add_argument("--base-model", metavar="NAME",
                        help="whose tokenizer to count with: a local model directory or hub id (default: the "
                             "config's base_model, else smollm2-135m-instruct)")
+    check.add_argument("--topic-to-domain", metavar="NAME|PATH",
+                       help="topic -> domain map for records with a 'topic' field: a bundled map name "
+                            "(counselchat) or a JSON file (default: the config's topic_to_domain)")
     check.set_defaults(func=run_check)
 
 
@@ -42,7 +48,8 @@ def run_check(args: argparse.Namespace) -> int:
     from therapeutic_moe.data import check
     from therapeutic_moe.data.settings import settings_from_config_file
 
-    settings = settings_from_config_file(args.config, max_seq_length=args.max_seq_length)
+    settings = settings_from_config_file(args.config, max_seq_length=args.max_seq_length,
+                                         topic_to_domain=args.topic_to_domain)
     base_model = args.base_model or _config_base_model(args.config) or check.DEFAULT_CHECK_MODEL
     print(f"checking {args.path} with the tokenizer of {base_model} ...", file=sys.stderr, flush=True)
     report, refusal = check.check_dataset(args.path, settings, tokenizer_name=base_model)

@@ -1,8 +1,11 @@
-"""Load conversations from JSON, JSONL or a directory of them, refusing bad input clearly.
+"""Load conversations from JSON, JSONL, Hugging Face datasets or a directory of them, refusing bad input clearly.
 
-Accepted records (in a JSON file under "conversations", as a top-level list, or one per
-JSONL line): ``{"text": "Therapist: ...\\nClient: ...", "domain"?, "topic"?, "id"?}`` or
-the chat form ``{"messages": [{"role": "system|user|assistant", "content": "..."}]}``.
+Accepted records (in a JSON file under "conversations", as a top-level list, one per JSONL
+line, or one per row of a Hugging Face dataset / Parquet / Arrow file):
+``{"text": "Therapist: ...\\nClient: ...", "domain"?, "topic"?, "id"?}``, the OpenAI chat form
+``{"messages": [{"role": "system|user|assistant", "content": "..."}]}``, ShareGPT
+``{"conversations": [{"from": "human|gpt", "value": "..."}]}`` and Alpaca
+``{"instruction", "input"?, "output"}`` (see ``format_chat``; ``format_hf`` reads datasets).
 Every refusal is one ``DataError`` naming the file and line/column or record index.
 """
 
@@ -12,28 +15,43 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from therapeutic_moe.data.transcript import Speakers, merge_turns, parse_transcript
-from therapeutic_moe.data.types import ROLES, Conversation, Turn
+from therapeutic_moe.data.format_chat import alpaca_turns, chat_turns, record_system
+from therapeutic_moe.data.format_hf import (
+    HF_FILE_SUFFIXES,
+    file_records,
+    hub_records,
+    is_saved_dataset,
+    looks_like_hub_id,
+    saved_dataset_records,
+)
+from therapeutic_moe.data.transcript import Speakers, parse_transcript
+from therapeutic_moe.data.types import Conversation
 from therapeutic_moe.errors import DataError
 
-DATA_SUFFIXES = (".json", ".jsonl")
+DATA_SUFFIXES = (".json", ".jsonl", *HF_FILE_SUFFIXES)
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
-_SHAPE_HINT = ('expected {"conversations": [{"text": "Therapist: ...\\nClient: ..."}, ...]} or one '
-               '{"text": ...} / {"messages": [...]} object per JSONL line')
+_SHAPE_HINT = ('expected {"conversations": [{"text": "Therapist: ...\\nClient: ..."}, ...]} or one record per '
+               'JSONL line: {"text": ...}, {"messages": [{"role", "content"}, ...]}, ShareGPT {"conversations": '
+               '[{"from", "value"}, ...]} or Alpaca {"instruction", "input", "output"}')
+# The keys that say which format a record is in; a record has exactly one of them.
+_FORMAT_KEYS = ("text", "messages", "conversations", "instruction")
 
 
 def data_files(path: str | Path) -> list[Path]:
-    """The data files a dataset path stands for (a file, or the *.json/*.jsonl in a directory)."""
+    """The sources a dataset path stands for: a file, a saved Hugging Face dataset directory, the
+    *.json/*.jsonl/*.parquet/*.arrow files in a directory, or a hub id (``owner/name``) that is not a path."""
     path = Path(path)
     if not path.exists():
+        if looks_like_hub_id(path.as_posix()):
+            return [path]  # read through `datasets.load_dataset`, which says why when it cannot
         raise DataError(f"{path}: no such file or directory. Fix: check the path (the 'dataset' / "
                         f"'validation_dataset' setting or the PATH argument)")
-    if path.is_file():
+    if path.is_file() or is_saved_dataset(path):
         return [path]
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
     if not files:
-        raise DataError(f"{path}: directory has no *.json or *.jsonl files. Fix: put the dataset files there "
-                        f"or point at the file itself")
+        raise DataError(f"{path}: directory has no *.json, *.jsonl, *.parquet or *.arrow files and is not a saved "
+                        f"Hugging Face dataset. Fix: put the dataset files there or point at the file itself")
     return files
 
 
@@ -41,10 +59,21 @@ def load_conversations(path: str | Path, speakers: Speakers | None = None) -> li
     """All conversations under ``path`` in file order, validated and parsed into turns."""
     speakers = speakers or Speakers()
     conversations: list[Conversation] = []
-    for file in data_files(path):
-        for where, record in _records(file):
+    for source in data_files(path):
+        for where, record in _source_records(source):
             conversations.append(_to_conversation(record, where, speakers))
     return conversations
+
+
+def _source_records(source: Path) -> Iterator[tuple[str, Any]]:
+    if not source.exists():
+        yield from hub_records(source.as_posix())
+    elif source.is_dir():
+        yield from saved_dataset_records(source)
+    elif source.suffix.lower() in HF_FILE_SUFFIXES:
+        yield from file_records(source)
+    else:
+        yield from _records(source)
 
 
 def _read_text(path: Path) -> str:
@@ -89,12 +118,12 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         raise _json_error(path, exc) from None
     except RecursionError:
         raise _too_deep(path) from None
-    if isinstance(document, dict) and "conversations" in document:
+    if isinstance(document, dict) and _is_single_record(document):
+        records = [document]
+    elif isinstance(document, dict) and "conversations" in document:
         records = document["conversations"]
         if not isinstance(records, list):
             raise DataError(f"{path}: 'conversations' must be a list, got {type(records).__name__}. Fix: {_SHAPE_HINT}")
-    elif isinstance(document, dict) and ("messages" in document or "text" in document):
-        records = [document]
     elif isinstance(document, list):
         records = document
     else:
@@ -104,6 +133,15 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         raise DataError(f"{path}: 'conversations' is empty. Fix: add at least one conversation or remove the file")
     for index, record in enumerate(records):
         yield f"{path}[{index}]", record
+
+
+def _is_single_record(document: dict) -> bool:
+    """A JSON file holding one record: chat, transcript, Alpaca, or one ShareGPT conversation
+    (whose 'conversations' list holds turns, not the records of the seed format)."""
+    if any(key in document for key in ("text", "messages", "instruction")):
+        return True
+    turns = document.get("conversations")
+    return isinstance(turns, list) and bool(turns) and all(isinstance(t, dict) and "from" in t for t in turns)
 
 
 def _jsonl_records(path: Path, text: str) -> Iterator[tuple[str, Any]]:
@@ -132,21 +170,7 @@ def _optional_str(record: dict, key: str, where: str) -> str | None:
 def _to_conversation(record: Any, where: str, speakers: Speakers) -> Conversation:
     if not isinstance(record, dict):
         raise DataError(f"{where}: expected a conversation object, got {type(record).__name__}. Fix: {_SHAPE_HINT}")
-    if "text" in record and "messages" in record:
-        raise DataError(f"{where}: has both 'text' and 'messages'; keep one of them")
-    system = None
-    if "text" in record:
-        text = record["text"]
-        if not isinstance(text, str):
-            raise DataError(f"{where}: field 'text' must be a string, got {type(text).__name__}. "
-                            f"Fix: write the transcript as one string with 'Therapist: ' / 'Client: ' lines")
-        if not text.strip():
-            raise DataError(f"{where}: empty conversation ('text' is empty). Fix: remove the record or fill it")
-        turns = parse_transcript(text, speakers, where)
-    elif "messages" in record:
-        system, turns = _chat_turns(record["messages"], where)
-    else:
-        raise DataError(f"{where}: missing 'text' or 'messages' (its keys: {sorted(record)[:8]}). Fix: {_SHAPE_HINT}")
+    system, turns = _record_turns(record, where, speakers)
     record_id = record.get("id")
     if record_id is not None and not isinstance(record_id, (str, int)):
         raise DataError(f"{where}: field 'id' must be a string or integer, got {type(record_id).__name__}")
@@ -160,35 +184,31 @@ def _to_conversation(record: Any, where: str, speakers: Speakers) -> Conversatio
     )
 
 
-def _chat_turns(messages: Any, where: str) -> tuple[str | None, list[Turn]]:
-    if not isinstance(messages, list):
-        raise DataError(f"{where}: field 'messages' must be a list of {{'role', 'content'}} objects, "
-                        f"got {type(messages).__name__}")
-    if not messages:
-        raise DataError(f"{where}: empty conversation ('messages' is empty). Fix: remove the record or fill it")
-    system: str | None = None
-    turns: list[Turn] = []
-    for i, message in enumerate(messages):
-        at = f"{where}.messages[{i}]"
-        if not isinstance(message, dict):
-            raise DataError(f"{at}: expected an object with 'role' and 'content', got {type(message).__name__}")
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
-            raise DataError(f"{at}: role {role!r} is not one of {list(ROLES)}. Fix: use those role names")
-        if not isinstance(content, str):
-            raise DataError(f"{at}: 'content' must be a string, got {type(content).__name__}")
-        if role == "system":
-            if system is not None:
-                raise DataError(f"{at}: a second system message. Fix: keep one system message, first in the list")
-            if turns:
-                raise DataError(f"{at}: the system message must come first. Fix: move it to messages[0]")
-            system = content.strip() or None
-        else:
-            turns.append(Turn(role, content))
-    turns = merge_turns(turns)
-    if not turns:
-        raise DataError(f"{where}: empty conversation (no user or assistant message with text)")
-    if not any(t.role == "assistant" for t in turns):
-        raise DataError(f"{where}: no assistant message, so there is nothing to learn from it. "
-                        f"Fix: add the therapist's replies as role 'assistant'")
-    return system, turns
+def _record_turns(record: dict, where: str, speakers: Speakers):
+    """``(system, turns)`` of a record in whichever format its keys name."""
+    # A null column (a dataset row whose schema has the column, a JSON null) counts as absent.
+    present = [key for key in _FORMAT_KEYS if record.get(key) is not None]
+    if "output" in record and "instruction" not in present:
+        present.append("instruction")  # Alpaca without its instruction: alpaca_turns names what is missing
+    if len(present) > 1:
+        raise DataError(f"{where}: has both '{present[0]}' and '{present[1]}'; keep one of them (one format per "
+                        f"record)")
+    if not present:
+        raise DataError(f"{where}: missing 'text', 'messages', 'conversations' or 'instruction' (its keys: "
+                        f"{sorted(map(str, record))[:8]}). Fix: {_SHAPE_HINT}")
+    key = present[0]
+    if key == "text":
+        return None, _transcript_turns(record["text"], where, speakers)
+    if key == "instruction":
+        return alpaca_turns(record, where)
+    system, turns = chat_turns(record[key], where, key)
+    return record_system(record, where, system), turns
+
+
+def _transcript_turns(text: Any, where: str, speakers: Speakers):
+    if not isinstance(text, str):
+        raise DataError(f"{where}: field 'text' must be a string, got {type(text).__name__}. "
+                        f"Fix: write the transcript as one string with 'Therapist: ' / 'Client: ' lines")
+    if not text.strip():
+        raise DataError(f"{where}: empty conversation ('text' is empty). Fix: remove the record or fill it")
+    return parse_transcript(text, speakers, where)

@@ -59,6 +59,8 @@ class DataReport:
     padding_batch_size: int = field(default=4, metadata={"help": "Rows per micro-batch (per_device_train_batch_size)."})
     padding_efficiency: float = field(default=0.0, metadata={
         "help": "Real / slot tokens of training's padded plan (epoch 0), each micro-batch padded to its longest."})
+    hints: list[str] = field(default_factory=list, metadata={
+        "help": "Settings that would make better use of the data (e.g. a topic map for 'topic' fields)."})
 
     @property
     def dropped(self) -> int:
@@ -103,4 +105,5 @@ class DataReport:
         ]
         if self.special_text_removed:
             lines.append(f"note:           removed {self.special_text_removed} control-token strings typed into turns")
+        lines += [f"hint:           {hint}" for hint in self.hints]
         return "\n".join(lines)
