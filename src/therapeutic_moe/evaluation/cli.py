@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="trained model directory")
     parser.add_argument("--dataset", required=True, metavar="PATH",
-                        help="held-out conversations (.json/.jsonl file or directory), same formats as training")
+                        help="held-out conversations: any training data source (JSON/JSONL, ShareGPT, Alpaca, "
+                             "Parquet, Arrow, a saved Hugging Face dataset or hub id)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--base-only", action="store_true",
                       help="evaluate only the base model (adapters off, experts bypassed)")
@@ -92,7 +93,9 @@ def run_evaluate(args) -> int:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if args.max_seq_length is not None and args.max_seq_length < 16:
         raise ConfigError("--max-seq-length must be >= 16")
-    if not Path(args.dataset).exists():
+    from therapeutic_moe.data.format_hf import looks_like_hub_id
+
+    if not Path(args.dataset).exists() and not looks_like_hub_id(args.dataset):
         raise ConfigError(f"--dataset {args.dataset}: no such file or directory")
     start = time.time()
     tokenizer, domains = _tokenizer_and_domains(Path(args.model_dir))
