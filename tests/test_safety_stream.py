@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from therapeutic_moe.safety import SafetyDefaults, SafetyLayer, StreamScreen
-from therapeutic_moe.safety.output_rules import MAX_MATCH_CHARS
+from therapeutic_moe.safety.normalize import normalize
+from therapeutic_moe.safety.output_rules import MAX_MATCH_CHARS, OUTPUT_RULES
 from therapeutic_moe.safety.probe_eval import load_probes
 
 PROBES = load_probes()
@@ -21,6 +22,20 @@ OPENING = (
     "It makes sense that you feel exhausted after carrying so much for so long, and none of it "
     "means you are weak. Many people who feel this way find that talking helps a little. "
 )
+
+
+def first_match_start(normalized: str) -> int:
+    starts = [m.start() for m in (r.pattern.search(normalized) for r in OUTPUT_RULES) if m]
+    return min(starts)
+
+
+def assert_no_part_of_a_match_shown(text: str, shown: str, context) -> None:
+    """``shown`` is the start of ``text`` and ends before the first character of any match:
+    the screen shows what comes before a method detail, never a piece of it."""
+    assert text.startswith(shown), context
+    full, seen = normalize(text), normalize(shown).rstrip()
+    assert full.startswith(seen), context
+    assert len(seen) <= first_match_start(full), context
 
 
 def chunkings(text: str, seed: int):
@@ -55,7 +70,7 @@ def test_a_split_method_detail_is_blocked_and_never_shown(detail):
         # Everything shown before the safe reply is a piece of the harmless opening: no part
         # of the method detail ever reached the reader.
         prefix = "".join(p for p in pieces if p and SafetyDefaults.CRISIS_RESOURCES[0] not in p)
-        assert prefix == OPENING[: len(prefix)], (seed, prefix[-40:])
+        assert_no_part_of_a_match_shown(text, prefix, (seed, prefix[-40:]))
         assert layer.method_details(prefix) == ((), ())
         assert shown.endswith(layer.safe_reply_for_blocked(layer.method_details(detail)[1]))
 
@@ -67,7 +82,7 @@ def test_the_detail_split_in_two_chunks_mid_word():
     out += screen.finish()
     assert screen.blocked and "output.lethal_dose" in screen.reasons
     shown_before_reply = out.split("\n\n")[0]
-    assert OPENING.startswith(shown_before_reply)
+    assert_no_part_of_a_match_shown(OPENING + "A lethal dose", shown_before_reply, out[:80])
     assert "lethal" not in out and "40 tab" not in out
     assert layer.counters["stream_blocked"] == 1
 
@@ -81,12 +96,30 @@ def test_safe_replies_stream_through_unchanged(text):
         assert "".join(pieces) == text == screen.text
 
 
-def test_text_is_shown_before_the_end_once_past_the_holdback():
+def test_ordinary_text_streams_word_by_word():
     layer = SafetyLayer()
     screen = layer.stream_screen()
-    early = "".join(screen.feed(w + " ") for w in (OPENING * 3).split(" "))
-    assert early and len(early) >= len(OPENING * 3) - screen.holdback - 20
-    assert (OPENING * 3).startswith(early)
+    text = OPENING * 3
+    words = text.split(" ")
+    fed, shown, chunks = "", "", 0
+    for word in words:
+        piece = word + " "
+        fed += piece
+        released = screen.feed(piece)
+        shown, chunks = shown + released, chunks + bool(released)
+        # Held: at most a word or two that could still begin a detail ("how" -> "how to ...").
+        assert fed.startswith(shown) and len(fed[len(shown):].split()) <= 2, (fed[-40:], shown[-40:])
+    assert chunks >= 0.8 * len(words)
+    assert (screen.text + screen.finish()) == fed
+
+
+def test_only_what_could_still_become_a_detail_is_held():
+    layer = SafetyLayer()
+    screen = layer.stream_screen()
+    shown = screen.feed("It sounds like the nights are hard. Some people keep a toxic ")
+    assert shown == "It sounds like the nights are hard. Some people keep "  # "toxic dose" would be a match
+    shown += screen.feed("friendship going. ")
+    assert not screen.blocked and shown.endswith("a toxic friendship going. ")
 
 
 def test_filter_wraps_a_chunk_iterator_and_stops_at_a_block():
@@ -136,4 +169,5 @@ def test_any_chunking_of_an_unsafe_reply_is_blocked(sizes, detail):
         chunks.append(text[i:])
     screen, pieces = stream(SafetyLayer(), chunks)
     assert screen.blocked
-    assert detail[:20] not in "".join(pieces)
+    prefix = "".join(p for p in pieces if p and SafetyDefaults.CRISIS_RESOURCES[0] not in p)
+    assert_no_part_of_a_match_shown(text, prefix, prefix[-40:])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import regex
+
 MAX_MATCH_CHARS = 200
 """Upper bound on the length of any match below: every gap is bounded (.{0,60}, words of
 at most 20 letters), and tests check the bound on long adversarial strings."""
@@ -95,3 +97,19 @@ OUTPUT_RULES: tuple[OutputRule, ...] = (
     _rule("output.weapon_acquire", HO,
           r"\b(?:buy|get|obtain|acquire)\w{0,12}\s+(?:a\s+)?(?:gun|firearm|pistol|rifle)\b.{0,60}\b(?:without|no)\s+(?:a\s+)?(?:background check|license|licence|permit|id|questions)\b"),
 )
+
+# The same patterns in the `regex` package, whose partial matching tells whether the end of a
+# text could still grow into a match: the stream screen holds back only that part.
+_PARTIAL_PATTERNS = tuple(regex.compile(rule.pattern.pattern) for rule in OUTPUT_RULES)
+
+
+def possible_match_start(normalized: str) -> int | None:
+    """Where the earliest match, or the earliest start of text that more text could complete
+    into a match, begins in ``normalized``; None when neither exists. A possible match that
+    starts only at the very end (nothing of it written yet) counts as none."""
+    starts = []
+    for pattern in _PARTIAL_PATTERNS:
+        m = pattern.search(normalized, partial=True)
+        if m is not None and m.start() < len(normalized):
+            starts.append(m.start())
+    return min(starts) if starts else None
