@@ -112,7 +112,8 @@ def run_evaluate(args) -> int:
                             max_batch_tokens=args.batch_tokens, max_windows_per_length=args.max_windows,
                             same_tokens=args.same_tokens, progress=True)
     result.update(model_dir=str(args.model_dir), dataset=str(args.dataset), conversations=data.conversations,
-                  labelled_conversations=data.labelled, dropped_windows=data.drops, context=plan.to_dict(),
+                  labelled_conversations=data.labelled, dropped_windows=data.drops,
+                  long_turns_split=data.long_turns_split, context=plan.to_dict(),
                   seconds=round(time.time() - start, 1))
     out_dir = Path(args.out) if args.out else Path(args.model_dir) / "evaluation"
     path = write_report(result, out_dir, plots=not args.no_plots)
@@ -121,5 +122,6 @@ def run_evaluate(args) -> int:
     else:
         print(format_table(result))
         print(f"\nReport: {path}")
+    print(data.coverage_line(), file=sys.stderr)
     print(f"evaluation finished in {time.time() - start:.1f} s; report {path}", file=sys.stderr)
     return 0

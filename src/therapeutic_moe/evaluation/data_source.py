@@ -22,7 +22,20 @@ class EvalData:
     whole: list = field(metadata={"help": "One example per conversation, untruncated (long-context test)."})
     conversations: int = field(default=0, metadata={"help": "Conversations read from the file."})
     labelled: int = field(default=0, metadata={"help": "Conversations with a domain label."})
-    drops: dict = field(default_factory=dict, metadata={"help": "Windows dropped, by reason."})
+    drops: dict = field(default_factory=dict, metadata={"help": "Windows still left out, by reason."})
+    long_turns_split: int = field(default=0, metadata={
+        "help": "Assistant turns too long for one window, scored in several windows with preceding context."})
+
+    def coverage_line(self) -> str:
+        """One line saying what was scored and what, if anything, was left out."""
+        left_out = sum(self.drops.values())
+        line = f"scored {len(self.examples)} windows from {self.conversations} conversations"
+        if self.long_turns_split:
+            line += f"; {self.long_turns_split} long turns scored in several windows with preceding context"
+        if left_out:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.drops.items()) if v)
+            return line + f"; LEFT OUT {left_out} windows ({reasons})"
+        return line + "; nothing left out"
 
 
 def load_eval_data(path: str | Path, tokenizer, expert_domains: list[str], *, model_dir: str | Path | None = None,
@@ -62,11 +75,14 @@ def load_eval_data(path: str | Path, tokenizer, expert_domains: list[str], *, mo
         labelled += domain >= 0
         if scrubber is not None:
             conv = scrubber.scrub_conversation(conv)
+        # Held-out data is never dropped for length: long turns are scored in several windows.
         examples += conversation_examples(conv, tokenizer, max_seq_length=cfg.max_seq_length,
-                                          system_prompt=system_prompt, domain=domain, stats=stats)
+                                          system_prompt=system_prompt, domain=domain, stats=stats,
+                                          split_long_turns=True)
         whole += conversation_examples(conv, tokenizer, max_seq_length=WHOLE_CONVERSATION,
                                        system_prompt=system_prompt, domain=domain, stats=whole_stats)
     if not examples:
         raise DataError(f"{path}: none of the {len(conversations)} conversations gave an example with therapist "
                         f"tokens (drops: {dict(stats.drops)}); check assistant_speakers / the file format")
-    return EvalData(examples, whole, len(conversations), labelled, dict(stats.drops))
+    return EvalData(examples, whole, len(conversations), labelled, {k: v for k, v in stats.drops.items() if v},
+                    stats.long_turns_split)

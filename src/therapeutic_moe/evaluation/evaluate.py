@@ -14,7 +14,7 @@ import torch
 
 from therapeutic_moe.evaluation.base_only import base_model_only
 from therapeutic_moe.evaluation.long_context import perplexity_by_length
-from therapeutic_moe.evaluation.scoring import score_sequences
+from therapeutic_moe.evaluation.scoring import BatchLayout, score_examples
 from therapeutic_moe.evaluation.targets import check_targets
 
 DEAD_THRESHOLD = 0.1  # an expert is dead in a layer below a tenth of the balanced share 1/E
@@ -37,6 +37,10 @@ def _totals(scores) -> dict:
     tokens = sum(s.n_tokens for s in scores)
     loss = loss_sum / tokens if tokens else None
     return {"loss": loss, "perplexity": math.exp(loss) if loss is not None else None, "tokens": tokens}
+
+
+def _perplexities(scores) -> list:
+    return [math.exp(s.loss_sum / s.n_tokens) if s.n_tokens else None for s in scores]
 
 
 def _routing_summary(stats, expert_domains: list[str], n_labelled: int) -> dict:
@@ -74,6 +78,24 @@ def _routing_summary(stats, expert_domains: list[str], n_labelled: int) -> dict:
     return out
 
 
+def _by_context_length(model, seqs: Sequence, context_lengths: Sequence[int], *, adapted: bool, baseline: bool,
+                       **options) -> list[dict]:
+    """Perplexity-by-length rows of the adapted model, each with the base model's perplexity beside it."""
+    rows = perplexity_by_length(model, seqs, context_lengths, **options) if adapted else None
+    if not baseline:
+        return rows
+    with base_model_only(model):
+        base_rows = perplexity_by_length(model, seqs, context_lengths, label="base ", **options)
+    if rows is None:
+        for row in base_rows:
+            row["base_perplexity"] = row["perplexity"]
+            row["perplexity"] = row["loss"] = None
+        return base_rows
+    for row, base_row in zip(rows, base_rows):
+        row["base_perplexity"] = base_row["perplexity"]
+    return rows
+
+
 def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequence | None = None,
                    context_lengths: Sequence[int] = (), adapted: bool = True, baseline: bool = True,
                    max_batch_tokens: int = 16384, max_windows_per_length: int = 16,
@@ -100,49 +122,34 @@ def evaluate_model(model, tokenizer, examples: Sequence, *, long_sequences: Sequ
     lengths = [len(e.input_ids) for e in examples]
     conv_ids = [str(getattr(e, "conv_id", "")) for e in examples]
     per_example: dict = {"lengths": lengths, "conv_ids": conv_ids}
+    layout = BatchLayout.for_token_budget(lengths, max_batch_tokens)
+
+    def scores(stats=None, desc: str = "adapted") -> list:
+        return score_examples(model, examples, layout, pad_id=pad_id, per_sample=True, stats=stats,
+                              progress=progress, desc=desc).per_sample
+
     model.eval()
     try:
         with torch.no_grad():
             if adapted:
-                if ctx is not None:
-                    ctx.stats = RoutingStats(ctx.num_layers, ctx.num_experts)
-                scores = sorted(score_sequences(model, examples, pad_id=pad_id, max_batch_tokens=max_batch_tokens,
-                                                progress=progress, desc="adapted"), key=lambda s: s.index)
-                result["adapted"] = _totals(scores)
-                per_example["perplexity"] = [math.exp(s.loss_sum / s.n_tokens) if s.n_tokens else None for s in scores]
-                if ctx is not None:
+                stats = RoutingStats(ctx.num_layers, ctx.num_experts) if ctx is not None else None
+                adapted_scores = scores(stats)
+                result["adapted"] = _totals(adapted_scores)
+                per_example["perplexity"] = _perplexities(adapted_scores)
+                if stats is not None:
                     n_labelled = sum(1 for e in examples if _domain(e) >= 0)
-                    result["routing"] = _routing_summary(ctx.stats, expert_domains, n_labelled)
-                    ctx.stats = None
+                    result["routing"] = _routing_summary(stats, expert_domains, n_labelled)
             if baseline:
                 with base_model_only(model):
-                    scores = sorted(score_sequences(model, examples, pad_id=pad_id, max_batch_tokens=max_batch_tokens,
-                                                    progress=progress, desc="base"), key=lambda s: s.index)
-                result["base"] = _totals(scores)
-                per_example["base_perplexity"] = [math.exp(s.loss_sum / s.n_tokens) if s.n_tokens else None
-                                                  for s in scores]
+                    base_scores = scores(desc="base")
+                result["base"] = _totals(base_scores)
+                per_example["base_perplexity"] = _perplexities(base_scores)
             if context_lengths:
                 seqs = long_sequences if long_sequences is not None else examples
-                rows = None
-                if adapted:
-                    rows = perplexity_by_length(model, seqs, context_lengths, pad_id=pad_id,
-                                                max_windows=max_windows_per_length, max_batch_tokens=max_batch_tokens,
-                                                progress=progress, same_tokens=same_tokens)
-                if baseline:
-                    with base_model_only(model):
-                        base_rows = perplexity_by_length(model, seqs, context_lengths, pad_id=pad_id,
-                                                         max_windows=max_windows_per_length,
-                                                         max_batch_tokens=max_batch_tokens, progress=progress,
-                                                         label="base ", same_tokens=same_tokens)
-                    if rows is None:
-                        rows = base_rows
-                        for row in rows:
-                            row["base_perplexity"] = row["perplexity"]
-                            row["perplexity"] = row["loss"] = None
-                    else:
-                        for row, base_row in zip(rows, base_rows):
-                            row["base_perplexity"] = base_row["perplexity"]
-                result["by_context_length"] = rows
+                result["by_context_length"] = _by_context_length(
+                    model, seqs, context_lengths, adapted=adapted, baseline=baseline, pad_id=pad_id,
+                    max_windows=max_windows_per_length, max_batch_tokens=max_batch_tokens, progress=progress,
+                    same_tokens=same_tokens)
                 result["context_length_mode"] = "same tokens" if same_tokens else "windows"
     finally:
         if ctx is not None:

@@ -21,7 +21,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from therapeutic_moe.evaluation.scoring import IGNORE, score_sequences
+from therapeutic_moe.data.chat_render import IGNORE_INDEX as IGNORE
+from therapeutic_moe.evaluation.scoring import BatchLayout, score_examples
 
 
 @dataclass
@@ -99,13 +100,13 @@ def perplexity_by_length(model, sequences: Sequence, lengths: Sequence[int], *, 
         row = {"length": int(length), "windows": len(windows), "conversations": len({w.conv_id for w in windows}),
                "tokens": 0, "loss": None, "perplexity": None}
         if windows:
-            scores = list(score_sequences(model, windows, pad_id=pad_id, max_batch_tokens=max(max_batch_tokens, length),
-                                          progress=progress, desc=f"{label}ctx {length}"))
-            total = sum(s.loss_sum for s in scores)
-            tokens = sum(s.n_tokens for s in scores)
+            layout = BatchLayout(batch_size=max(1, max_batch_tokens // length), max_seq_length=length)
+            scores = score_examples(model, windows, layout, pad_id=pad_id, progress=progress,
+                                    desc=f"{label}ctx {length}")
+            tokens = int(scores.n_tokens)
             row["tokens"] = tokens
             if tokens:
-                row["loss"] = total / tokens
+                row["loss"] = float(scores.loss_sum) / tokens
                 row["perplexity"] = math.exp(row["loss"])
         else:
             row["note"] = f"no conversation is {max(lengths) if spans is not None else length} tokens long"

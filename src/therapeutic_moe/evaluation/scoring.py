@@ -1,20 +1,26 @@
-"""Score token sequences: summed cross-entropy on trained (therapist) tokens, per sequence.
+"""The one evaluation routine: summed cross-entropy on trained (therapist) tokens.
 
-Sequences are anything with ``input_ids`` and ``labels`` lists (labels -100 where no loss is
-taken) and optionally ``domain`` (expert index, -1 unlabelled), like the data pipeline's
-``Example``. Batches are right-padded, sorted by length and capped by a token budget so a
-few long sessions never share a batch with many short ones.
+The trainer's validation and `therapeutic-moe evaluate` (held-out loss, the base-model
+baseline, perplexity by context length) all call ``score_examples``. It batches with the
+trainer's planner and collator (``data.packing.plan_epoch``, unshuffled, and
+``data.collate.collate``) and scores through the training loss itself
+(``TherapeuticMoEModel.forward_loss``, with its per-sample reduction when asked).
+
+Examples are anything with ``input_ids`` and ``labels`` lists (``IGNORE_INDEX`` where no loss
+is taken) and optionally ``domain`` (expert index, -1 or None unlabelled), like the data
+pipeline's ``Example``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-IGNORE = -100
+from therapeutic_moe.data.collate import collate
+from therapeutic_moe.data.packing import plan_epoch
 
 
 @dataclass
@@ -27,81 +33,80 @@ class SequenceScore:
     n_tokens: int = field(metadata={"help": "Trained tokens scored."})
 
 
-def batches_by_tokens(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int = 64) -> list[list[int]]:
-    """Indices grouped so that (longest in batch x batch size) stays within the budget."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    out: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        longest = lengths[current[0]] if current else lengths[i]
-        if current and (longest * (len(current) + 1) > max_batch_tokens or len(current) >= max_batch_size):
-            out.append(current)
-            current = []
-        current.append(i)
-    if current:
-        out.append(current)
-    return out
+@dataclass
+class BatchLayout:
+    """How ``score_examples`` batches: the trainer's plan, unshuffled."""
+
+    batch_size: int = field(metadata={"help": "Rows per forward pass."})
+    max_seq_length: int = field(metadata={"help": "Tokens per packed row."})
+    packing: bool = field(default=True, metadata={"help": "Pack rows (True) or one example per padded row."})
+
+    @classmethod
+    def for_token_budget(cls, lengths: Sequence[int], max_batch_tokens: int) -> "BatchLayout":
+        """Packed rows as wide as the longest example, as many as fit in ``max_batch_tokens``."""
+        width = max(lengths, default=1)
+        return cls(batch_size=max(1, max_batch_tokens // width), max_seq_length=width, packing=True)
 
 
-def collate(seqs: Sequence, pad_id: int, device) -> dict[str, torch.Tensor]:
-    """Right-padded batch with the sample layout the routing statistics need."""
-    width = max(len(s.input_ids) for s in seqs)
-    n = len(seqs)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    labels = torch.full((n, width), IGNORE, dtype=torch.long)
-    attention = torch.zeros((n, width), dtype=torch.long)
-    sample_ids = torch.full((n, width), -1, dtype=torch.long)
-    for row, s in enumerate(seqs):
-        t = len(s.input_ids)
-        input_ids[row, :t] = torch.as_tensor(s.input_ids, dtype=torch.long)
-        labels[row, :t] = torch.as_tensor(s.labels, dtype=torch.long)
-        attention[row, :t] = 1
-        sample_ids[row, :t] = row
-    domains = torch.tensor([-1 if getattr(s, "domain", None) is None else int(s.domain) for s in seqs],
-                           dtype=torch.long)
-    batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention,
-             "sample_ids": sample_ids, "sample_domains": domains}
-    return {k: v.to(device) for k, v in batch.items()}
+@dataclass
+class Scores:
+    """What ``score_examples`` measured; the sums stay on the device until someone reads them."""
+
+    loss_sum: torch.Tensor = field(metadata={"help": "Summed cross-entropy over trained tokens (device scalar)."})
+    n_tokens: torch.Tensor = field(metadata={"help": "Trained tokens scored (device scalar)."})
+    per_sample: list[SequenceScore] | None = field(
+        default=None, metadata={"help": "One score per example, in input order (when asked for)."})
 
 
 @torch.no_grad()
-def score_batch(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row (loss_sum, n_tokens) on trained tokens. Routing statistics, when the model's
-    context has a ``stats`` object, see exactly the real tokens of every row."""
-    ctx = model.context
-    if ctx is not None:
-        ctx.begin(token_mask=batch["sample_ids"].reshape(-1) >= 0, sample_ids=batch["sample_ids"].reshape(-1),
-                  sample_domains=batch["sample_domains"])
-    try:
-        hidden = model.base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                          use_cache=False).last_hidden_state
-    finally:
-        if ctx is not None:
-            ctx.end()
-            ctx.clear()
-    targets = batch["labels"][:, 1:]
-    keep = targets != IGNORE
-    rows = torch.arange(targets.shape[0], device=targets.device).unsqueeze(1).expand_as(targets)[keep]
-    # Vocabulary logits only where a loss is taken: the full [B, T, V] tensor of a long
-    # session would not fit in memory.
-    logits = model.base.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    losses = F.cross_entropy(logits, targets[keep], reduction="none")
-    n = targets.shape[0]
-    loss_sum = torch.zeros(n, dtype=torch.float64, device=losses.device).index_add_(0, rows, losses.double())
-    counts = keep.sum(dim=1)
-    return loss_sum.cpu(), counts.cpu()
+def score_examples(model, examples: Sequence, layout: BatchLayout, *, pad_id: int, device=None,
+                   autocast: Callable = nullcontext, forward: Callable | None = None, per_sample: bool = False,
+                   stats=None, progress: bool = False, desc: str = "scoring") -> Scores:
+    """Score ``examples`` in eval mode (restored afterwards) through ``forward`` (default
+    ``model.forward_loss``; the wrapped model under FSDP, whose root gathers the shared weights).
 
-
-def score_sequences(model, seqs: Sequence, *, pad_id: int, max_batch_tokens: int = 16384,
-                    progress: bool = False, desc: str = "scoring") -> Iterator[SequenceScore]:
-    """Yield a score per sequence (in batch order, not input order)."""
+    ``stats``: a ``RoutingStats`` that sees exactly the real tokens of every row (None: no
+    routing statistics); the routing context's own ``stats`` is put back afterwards.
+    """
     from tqdm.auto import tqdm
 
-    device = next(model.parameters()).device
-    lengths = [len(s.input_ids) for s in seqs]
-    groups = batches_by_tokens(lengths, max_batch_tokens)
-    bar = tqdm(groups, desc=desc, unit="batch", disable=not progress, leave=False)
-    for group in bar:
-        sums, counts = score_batch(model, collate([seqs[i] for i in group], pad_id, device))
-        for row, i in enumerate(group):
-            yield SequenceScore(i, lengths[i], float(sums[row]), int(counts[row]))
+    device = device if device is not None else next(model.parameters()).device
+    lengths = [len(e.input_ids) for e in examples]
+    plan = plan_epoch(lengths, seed=0, epoch=0, batch_size=layout.batch_size, max_seq_length=layout.max_seq_length,
+                      packing=layout.packing, shuffle=False)
+    was_training = model.training
+    ctx = model.context
+    saved_stats = ctx.stats if ctx is not None else None
+    if ctx is not None:
+        ctx.stats = stats
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    n_tokens = torch.zeros((), device=device)
+    samples: list[tuple[list[int], dict]] = []
+    try:
+        for micro_batch in tqdm(plan, desc=desc, unit="batch", disable=not progress, leave=False):
+            members = [i for row in micro_batch for i in row]
+            batch = collate([[examples[i] for i in row] for row in micro_batch], pad_token_id=pad_id,
+                            packing=layout.packing)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast():
+                out = (forward or model.forward_loss)(batch, per_sample=per_sample)
+            loss_sum += out["lm_loss_sum"]
+            n_tokens += out["n_tokens"]
+            if per_sample:
+                samples.append((members, out))
+    finally:
+        if ctx is not None:
+            ctx.stats = saved_stats
+            ctx.clear()
+        model.train(was_training)
+    return Scores(loss_sum, n_tokens, _in_input_order(samples, lengths) if per_sample else None)
+
+
+def _in_input_order(samples: list[tuple[list[int], dict]], lengths: list[int]) -> list[SequenceScore]:
+    scores: list[SequenceScore | None] = [None] * len(lengths)
+    for members, out in samples:
+        sums, counts = out["sample_loss_sum"].cpu().tolist(), out["sample_tokens"].cpu().tolist()
+        for s, i in enumerate(members):  # sample s of the batch is example i
+            scores[i] = SequenceScore(i, lengths[i], float(sums[s]), int(counts[s]))
+    return scores  # type: ignore[return-value]

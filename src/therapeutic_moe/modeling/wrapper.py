@@ -75,14 +75,16 @@ class TherapeuticMoEModel(nn.Module):
         return self.peft_model.generate(*args, **kwargs)
 
     def forward_loss(self, batch: dict, *, lm_denominator: torch.Tensor | float | None = None,
-                     domain_weight: float | None = None, aux_scale: float = 1.0) -> dict:
-        """LM loss on trained tokens plus the weighted router losses.
+                     domain_weight: float | None = None, aux_scale: float = 1.0, per_sample: bool = False) -> dict:
+        """LM loss on trained tokens plus the weighted router losses: the one loss path of
+        training, validation and `evaluate`.
 
         ``lm_denominator``: the number of trained tokens in the whole gradient-accumulation
         window, so every token weighs the same however the micro-batches split them;
         ``aux_scale`` (1 / accumulation steps) averages the router losses over the window. Logits
         are computed only at trained positions: the vocabulary projection over context and
-        padding tokens would be wasted work and memory.
+        padding tokens would be wasted work and memory. ``per_sample``: also return
+        ``sample_loss_sum`` (float64) and ``sample_tokens`` per sample of the batch (``sample_ids``).
         """
         input_ids, labels = batch["input_ids"], batch["labels"]
         attention_mask, position_ids = batch.get("attention_mask"), batch.get("position_ids")
@@ -109,14 +111,19 @@ class TherapeuticMoEModel(nn.Module):
         keep = targets != IGNORE_INDEX
         picked = hidden[:, :-1][keep]
         head = self.base.get_output_embeddings()
-        if isinstance(head, nn.Linear):  # fused (chunked) on CUDA once apply_fast_kernels ran; else plain
+        out = {}
+        if per_sample:
+            token_losses = F.cross_entropy(head(picked).float(), targets[keep], reduction="none")
+            lm_sum = token_losses.sum()
+            out |= _per_sample(token_losses, sample_ids, keep, len(batch["sample_domains"]))
+        elif isinstance(head, nn.Linear):  # fused (chunked) on CUDA once apply_fast_kernels ran; else plain
             lm_sum = fused_linear_cross_entropy(picked, head.weight, targets[keep], bias=head.bias)
         else:
             lm_sum = F.cross_entropy(head(picked).float(), targets[keep], reduction="sum")
         n_tokens = keep.sum()
         denom = lm_denominator if lm_denominator is not None else n_tokens.clamp(min=1)
         loss = lm_sum / denom
-        out = {"lm_loss_sum": lm_sum.detach(), "n_tokens": n_tokens.detach()}
+        out |= {"lm_loss_sum": lm_sum.detach(), "n_tokens": n_tokens.detach()}
         if ctx is not None and ctx.aux:
             cfg = self.moe_config
             terms = list(ctx.aux.values())
@@ -135,3 +142,12 @@ class TherapeuticMoEModel(nn.Module):
             ctx.aux = {}
         out["loss"] = loss
         return out
+
+
+def _per_sample(token_losses: torch.Tensor, sample_ids: torch.Tensor, keep: torch.Tensor, samples: int) -> dict:
+    """Each trained target's loss summed into the sample it belongs to (float64, no host sync)."""
+    owner = sample_ids[:, 1:][keep]
+    sums = torch.zeros(samples, dtype=torch.float64, device=token_losses.device)
+    counts = torch.zeros(samples, dtype=torch.long, device=token_losses.device)
+    return {"sample_loss_sum": sums.index_add_(0, owner, token_losses.detach().double()),
+            "sample_tokens": counts.index_add_(0, owner, torch.ones_like(owner))}

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from therapeutic_moe.errors import TrainingHalted, UserError
+from therapeutic_moe.evaluation.scoring import BatchLayout, score_examples
 from therapeutic_moe.modeling import build_model, report_trainable
 from therapeutic_moe.modeling.saving import read_moe_weights, save_model_files, save_trained
 from therapeutic_moe.moe import RoutingStats, balance as moe_balance
@@ -187,37 +188,17 @@ def export_atomically(model, tokenizer, out_dir: Path, full: dict | None = None,
 
 # --- evaluation ----------------------------------------------------------------------------
 
-@torch.no_grad()
 def evaluate(model, examples, hw, cfg, pad_id: int, packing: bool, forward=None) -> dict:
-    """Validation loss on therapist tokens, plus routing statistics and domain accuracy.
-
-    ``forward``: the wrapped model under FSDP (its root gathers the shared weights); default
-    ``model.forward_loss``."""
+    """Validation loss on therapist tokens, plus routing statistics and domain accuracy, through
+    the one evaluation routine (``forward``: the wrapped model under FSDP)."""
     if not examples:
         return {}
-    model.eval()
-    stats = None
-    if model.context is not None:
-        stats = RoutingStats(len(model.moe_layers), model.moe_config.num_experts)
-        model.context.stats = stats
-    lengths = [len(e.input_ids) for e in examples]
-    plan = plan_epoch(lengths, seed=0, epoch=0, batch_size=cfg.per_device_eval_batch_size,
-                      max_seq_length=cfg.max_seq_length, packing=packing, shuffle=False)
-    loss_sum = torch.zeros((), device=hw.device)
-    n_tok = torch.zeros((), device=hw.device)
-    for mb in plan:
-        batch = collate([[examples[i] for i in row] for row in mb], pad_token_id=pad_id, packing=packing)
-        batch = {k: v.to(hw.device) for k, v in batch.items()}
-        with hw.autocast():
-            out = (forward or model.forward_loss)(batch)
-        loss_sum += out["lm_loss_sum"]
-        n_tok += out["n_tokens"]
-    if model.context is not None:
-        model.context.stats = None
-        model.context.clear()
-    model.train()
-    val_loss = float(loss_sum / n_tok.clamp(min=1))
-    metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50)), "val/tokens": int(n_tok)}
+    stats = RoutingStats(len(model.moe_layers), model.moe_config.num_experts) if model.context is not None else None
+    layout = BatchLayout(batch_size=cfg.per_device_eval_batch_size, max_seq_length=cfg.max_seq_length, packing=packing)
+    scores = score_examples(model, examples, layout, pad_id=pad_id, device=hw.device, autocast=hw.autocast,
+                            forward=forward, stats=stats)
+    val_loss = float(scores.loss_sum / scores.n_tokens.clamp(min=1))
+    metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50)), "val/tokens": int(scores.n_tokens)}
     summary = stats.summary() if stats is not None else {}
     for key in ("domain_accuracy", "domain_vote_accuracy"):
         if key in summary:
