@@ -207,12 +207,14 @@ class TrainConfig:
     # ---- Data
     dataset: str | None = field(
         default=None,
-        metadata={"help": "Training data file (JSON with a conversations list, JSONL, or chat "
-                  "messages). null = ./training_dataset.json if present, else the bundled sample."},
+        metadata={"help": "Training data: a .json/.jsonl/.parquet/.arrow file (transcripts, OpenAI messages, "
+                  "ShareGPT or Alpaca records), a directory of them, a Hugging Face save_to_disk directory, "
+                  "or a hub dataset id. null = ./training_dataset.json if present, else the bundled sample."},
     )
     validation_dataset: str | None = field(
         default=None,
-        metadata={"help": "Separate validation file. null = hold out validation_split of the training data."},
+        metadata={"help": "Separate validation data, in any of the dataset formats. null = hold out "
+                  "validation_split of the training data."},
     )
     validation_split: float = field(
         default=0.1,

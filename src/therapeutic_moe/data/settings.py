@@ -35,8 +35,8 @@ class DataSettings:
     """Everything the data pipeline reads from the training and safety configs (same names and defaults)."""
 
     dataset: str | None = field(default=None, metadata={
-        "help": "Training data: a .json/.jsonl file or a directory of them. None: ./training_dataset.json if "
-                "present, else the bundled sample."})
+        "help": "Training data: a .json/.jsonl/.parquet/.arrow file, a directory of them, a saved Hugging Face "
+                "dataset or a hub id. None: ./training_dataset.json if present, else the bundled sample."})
     validation_dataset: str | None = field(default=None, metadata={
         "help": "Separate validation data; when set, validation_split is not used."})
     validation_split: float = _default(
