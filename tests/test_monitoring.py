@@ -1,4 +1,5 @@
-"""Metrics loggers: wandb offline runs read back from disk, TensorBoard events, the null logger."""
+"""Metrics loggers: wandb offline runs read back from disk, TensorBoard events, the null logger
+(MLflow: test_monitoring_mlflow.py)."""
 
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ def test_clean_metrics_rejects_non_scalars_naming_the_key(bad):
         clean_metrics({"train/loss": bad})
 
 
-@pytest.mark.parametrize("report_to", ["wandbb", "mlflow", "all"])
+@pytest.mark.parametrize("report_to", ["wandbb", "ml-flow", "all"])
 def test_unknown_report_to_is_a_config_error(tmp_path, report_to):
     with pytest.raises(ConfigError, match="report_to"):
         make_logger(report_to, wandb_cfg(), tmp_path, {}, None)

@@ -32,7 +32,7 @@ DEFAULT_SYSTEM_PROMPT = (
 ATTN_IMPLEMENTATIONS = ["auto", "sdpa", "eager", "flash_attention_2", "flex_attention"]
 LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"]
 OPTIMIZERS = ["auto", "adamw_torch", "adamw_torch_fused"]
-REPORTERS = ["wandb", "tensorboard", "none"]
+REPORTERS = ["wandb", "mlflow", "tensorboard", "none"]
 
 Auto = Literal["auto"]
 
@@ -343,6 +343,12 @@ class TrainConfig:
         metadata={"help": "On out-of-memory, halve per_device_train_batch_size (and double "
                   "gradient_accumulation_steps) and retry."},
     )
+    load_in_4bit: bool = field(
+        default=False,
+        metadata={"help": "QLoRA: load the frozen base model in 4-bit NF4 (double quantisation, bf16 compute) "
+                  "through bitsandbytes; LoRA, experts and routers stay fp32 under bf16 autocast. Needs a CUDA "
+                  "GPU and `pip install bitsandbytes`; a clear error otherwise."},
+    )
     distributed_strategy: str = field(
         default="ddp",
         metadata={"help": "With several processes (torchrun / accelerate launch): ddp replicates the model "
@@ -352,7 +358,8 @@ class TrainConfig:
     )
     report_to: str = field(
         default="wandb",
-        metadata={"help": "Metrics logger (settings in wandb_config.json).", "choices": REPORTERS},
+        metadata={"help": "Metrics logger (settings in wandb_config.json; mlflow: a local SQLite store in "
+                  "output_dir/mlflow, experiment = the wandb project).", "choices": REPORTERS},
     )
     resume_from_checkpoint: str | None = field(
         default=None,
@@ -447,6 +454,9 @@ class TrainConfig:
                 f"{self.max_seq_length} is larger than max_context_length ({self.max_context_length}); "
                 "lower max_seq_length or raise max_context_length",
             ))
+        if ok("load_in_4bit", "distributed_strategy") and self.load_in_4bit and self.distributed_strategy == "fsdp":
+            problems.append(Problem("load_in_4bit", "cannot be combined with distributed_strategy fsdp (4-bit weights "
+                                    "are not sharded); use ddp, or load_in_4bit false"))
         if ok("max_steps") and self.max_steps == 0:
             problems.append(Problem("max_steps", "0 trains nothing; use -1 to train by num_train_epochs, or a positive step count"))
         # warmup_ratio has a non-zero default, so only a ratio the user changed contradicts steps.

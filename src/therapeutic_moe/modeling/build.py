@@ -61,7 +61,8 @@ def build_model(cfg, *, device: torch.device | str = "cpu", dtype: torch.dtype =
     tokenizer = load_tokenizer(resolved, getattr(cfg, "trust_remote_code", False))
     base = load_base_model(resolved, dtype=dtype, device=device,
                            attn_implementation=attn_implementation or getattr(cfg, "attn_implementation", None),
-                           trust_remote_code=getattr(cfg, "trust_remote_code", False))
+                           trust_remote_code=getattr(cfg, "trust_remote_code", False),
+                           load_in_4bit=bool(getattr(cfg, "load_in_4bit", False)))
     for p in base.parameters():
         p.requires_grad_(False)
     if gradient_checkpointing:
@@ -69,7 +70,8 @@ def build_model(cfg, *, device: torch.device | str = "cpu", dtype: torch.dtype =
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     base.config.use_cache = False
     model = wrap_model(base, cfg, cfg.base_model)
-    model.to(device)
+    if not getattr(cfg, "load_in_4bit", False):  # 4-bit weights are placed at load time and must not move
+        model.to(device)
     # Adapter and expert weights stay fp32 (master weights); autocast does the bf16 math.
     for p in model.parameters():
         if p.requires_grad and p.dtype != torch.float32:

@@ -1,4 +1,4 @@
-"""Metrics loggers: Weights & Biases, TensorBoard, or nothing, behind one small interface.
+"""Metrics loggers: Weights & Biases, MLflow, TensorBoard, or nothing, behind one small interface.
 
 The trainer talks only to :class:`MetricsLogger`; ``make_logger`` picks the backend from
 ``report_to``. A backend whose package is missing, or that is switched off, becomes a
@@ -24,7 +24,7 @@ from typing import Any
 
 from therapeutic_moe.errors import ConfigError
 
-REPORT_TO_CHOICES = ("wandb", "tensorboard", "none")
+REPORT_TO_CHOICES = ("wandb", "mlflow", "tensorboard", "none")
 WANDB_MODES = ("offline", "online", "disabled")
 # wandb's own step must grow monotonically, but a resumed run restarts from the last
 # checkpoint, which can be behind the last logged step; like the HF WandbCallback we plot
@@ -289,9 +289,9 @@ def make_logger(
 ) -> MetricsLogger:
     """Pick the metrics backend.
 
-    ``report_to`` is ``wandb``, ``tensorboard`` or ``none``. ``wandb_cfg`` is a WandbConfig
-    (or a dict with the same keys, or None for defaults); its ``log_samples`` also governs
-    TensorBoard. A missing package or a failed start prints one warning line and never
+    ``report_to`` is ``wandb``, ``mlflow``, ``tensorboard`` or ``none``. ``wandb_cfg`` is a
+    WandbConfig (or a dict with the same keys, or None for defaults); its ``log_samples`` also
+    governs MLflow and TensorBoard, and MLflow takes its experiment name from ``project``. A missing package or a failed start prints one warning line and never
     stops training: online wandb falls back to offline, anything else to a NullLogger.
     """
     choice = (report_to or "none").strip().lower()
@@ -309,6 +309,9 @@ def make_logger(
             _warn("report_to=tensorboard but the tensorboard package is not installed "
                   "(pip install tensorboard); metrics will not be recorded")
             return NullLogger()
+
+    if choice == "mlflow":
+        return _make_mlflow_logger(wandb_cfg, run_dir, run_config, resume_run_id)
 
     mode = str(_cfg_get(wandb_cfg, "mode", "offline")).lower()
     if mode not in WANDB_MODES:
@@ -333,4 +336,22 @@ def make_logger(
             except Exception as exc2:
                 reason = f"{type(exc2).__name__}: {exc2}"
         _warn(f"wandb could not start ({reason}); metrics will not be recorded")
+        return NullLogger()
+
+
+def _make_mlflow_logger(wandb_cfg: Any, run_dir: Path, run_config: Mapping[str, Any] | None,
+                        resume_run_id: str | None) -> MetricsLogger:
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        _warn("report_to=mlflow but the mlflow package is not installed (pip install mlflow-skinny); "
+              "metrics will not be recorded")
+        return NullLogger()
+    from therapeutic_moe.training.mlflow_logger import MlflowLogger
+
+    try:
+        return MlflowLogger(wandb_cfg, run_dir, run_config, resume_run_id)
+    except Exception as exc:  # a store that cannot be opened must not stop training
+        _warn(f"mlflow could not start ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+              "metrics will not be recorded")
         return NullLogger()
