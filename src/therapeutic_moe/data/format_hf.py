@@ -9,6 +9,7 @@ Each row is a record like one JSON conversation (``text``, ``messages``, ShareGP
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -88,6 +89,8 @@ def hub_records(dataset_id: str) -> Iterator[tuple[str, Any]]:
     """Rows of a hub dataset (its 'train' split, or its only split) where the hub can be reached."""
     import datasets
 
+    # Said aloud: a mistyped relative path ("data/trian") also looks like an id.
+    print(f"{dataset_id}: not a local path; loading it as a Hugging Face hub dataset", file=sys.stderr, flush=True)
     try:
         splits = datasets.load_dataset(dataset_id)
     except Exception as exc:  # offline, unknown id, gated repository, ...: all mean the same to the user
