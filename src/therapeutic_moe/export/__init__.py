@@ -9,4 +9,4 @@
 See docs/export.md.
 """
 
-FORMATS = ("merged", "domain-adapters", "fixed-gate")
+FORMATS = ("merged", "domain-adapters", "fixed-gate", "gguf")

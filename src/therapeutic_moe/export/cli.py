@@ -16,24 +16,26 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "export", help="export a trained model: merged HF model, per-domain PEFT adapters (vLLM), fixed-gate LoRA",
+        "export", help="export a trained model: merged HF model, per-domain PEFT adapters (vLLM), fixed-gate LoRA, GGUF",
         description="Write a trained directory in a format other tools load without therapeutic-moe. "
                     "merged: attention LoRA merged into a full HF model (experts dropped). domain-adapters: one "
                     "standard PEFT LoRA adapter per domain (attention LoRA + that expert, gate 1), for stock PEFT "
                     "and vLLM multi-LoRA. fixed-gate: the exact LoRA equal to the MoE model under a fixed gate "
-                    "vector (--gate), as an adapter or --merge'd. "
+                    "vector (--gate), as an adapter or --merge'd. gguf: the merged model as one GGUF file (llama.cpp, Ollama). "
                     "See docs/export.md.")
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by `therapeutic-moe train`")
     parser.add_argument("--format", required=True, choices=FORMATS, help="what to write")
     parser.add_argument("--output", "-o", metavar="PATH", default=None,
-                        help="output directory (default: MODEL_DIR-FORMAT beside MODEL_DIR)")
+                        help="output directory, or a .gguf file for gguf (default: MODEL_DIR-FORMAT beside MODEL_DIR, "
+                             "MODEL_DIR.gguf for gguf)")
     parser.add_argument("--gate", default="average", metavar="SPEC",
                         help="fixed-gate: uniform, average (training_report.json routing), a "
                              "domain name, comma-separated numbers (one per expert) or a .json file "
                              "(default: %(default)s)")
     parser.add_argument("--merge", action="store_true",
                         help="fixed-gate: merge the LoRA into the base weights instead of writing an adapter")
-    parser.add_argument("--dtype", default="float32", choices=DTYPES, help="merged weight type (default %(default)s)")
+    parser.add_argument("--dtype", default=None, choices=DTYPES,
+                        help="weight type of merged models (default float32) and GGUF files (default float16)")
     parser.add_argument("--base-model", default=None, metavar="NAME",
                         help="base model to export onto instead of the one recorded in moe_config.json")
     parser.add_argument("--force", action="store_true", help="replace an existing output")
@@ -42,7 +44,8 @@ def register(subparsers) -> None:
 
 def _output(args) -> Path:
     model_dir = Path(args.model_dir)
-    out = Path(args.output) if args.output else model_dir.parent / f"{model_dir.resolve().name}-{args.format}"
+    default = f"{model_dir.resolve().name}.gguf" if args.format == "gguf" else f"{model_dir.resolve().name}-{args.format}"
+    out = Path(args.output) if args.output else model_dir.parent / default
     if out.resolve() == model_dir.resolve():
         raise UserError(f"--output {out} is the model directory itself; choose another path")
     if out.exists() and not args.force:
@@ -59,6 +62,8 @@ def run_export(args) -> int:
     from therapeutic_moe.export.source import open_source
 
     out = _output(args)
+    args.dtype_default = args.dtype is None
+    args.dtype = args.dtype or "float32"
     source = open_source(args.model_dir, args.base_model)
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
@@ -66,6 +71,10 @@ def run_export(args) -> int:
         export_merged(source, out, args.dtype)
     elif args.format == "domain-adapters":
         export_domain_adapters(source, out)
+    elif args.format == "gguf":
+        from therapeutic_moe.export.gguf_export import export_gguf
+
+        export_gguf(source, out, "float16" if args.dtype_default else args.dtype)
     else:
         require_experts(source, "fixed-gate")
         num_layers = len({int(k.split(".")[1]) for k in source.moe_state})
