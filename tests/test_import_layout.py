@@ -45,7 +45,8 @@ def test_train_script_is_the_cli_train_command():
 
 def test_pipeline_scripts_and_probes_answer_help():
     """scripts/ holds pipeline stages, dev/ one-off probes, bench/ benchmarks: each says what it does."""
-    for script in ("scripts/quality_report.py", "scripts/domain_probe.py", "dev/probes.py", "bench/cpu_step_time.py"):
+    for script in ("scripts/quality_report.py", "scripts/domain_probe.py", "scripts/routing_ladder.py", "dev/probes.py",
+                   "dev/router_gradients.py", "bench/cpu_step_time.py"):
         out = subprocess.run([sys.executable, str(REPO_ROOT / script), "--help"], capture_output=True, text=True,
                              timeout=120, cwd=REPO_ROOT)
         assert out.returncode == 0 and "usage:" in out.stdout, (script, out.stderr[-500:])

@@ -1,0 +1,171 @@
+"""The routing ladder: MoE-LoRA recipes against the parameter-matched all-linear LoRA, one run.
+
+    python scripts/routing_ladder.py                     # the default arms, 60 steps each (~1 h on 2 CPU cores)
+    python scripts/routing_ladder.py --arms all --steps 60 --out runs/routing_ladder
+    python scripts/routing_ladder.py --steps 2 --seq_len 128 --train_limit 16 --val_limit 8   # a smoke run
+
+Every arm trains the default model (unless --base_model) on counsel-chat train
+(DATA/counselchat_train.json, windows of --seq_len tokens, batch 2, the same number of steps)
+through the real trainer (`python -m therapeutic_moe train`), is evaluated on counsel-chat val
+at the end by the trainer, and reports: trainable parameters, val perplexity, token entropy
+(nats), expert shares, normalised MI between expert choice and the counsel-chat topic's domain
+(routing_nmi), all-layer vote accuracy of that domain, seconds per step. Labels come from the
+topic map of configs/experiments/moe_supervised.json; every MoE arm here is unsupervised
+(domain_routing_weight 0) unless its overrides say otherwise, so the labels only measure.
+Prints a Markdown table and writes ladder.json and ladder.md into --out. Arms already
+finished there (a training_report.json) are not run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+# name -> (what it tests, trainer overrides). Ranks keep every arm near the same trainable
+# parameter count (the table prints it): 4 experts r4 on gate/up/down ~ all-linear LoRA r16.
+ARMS: dict[str, tuple[str, dict]] = {
+    "lora_all_linear": ("LoRA r16 on all linear layers (parameter-matched)",
+                        {"use_moe": False, "lora_target_modules": ALL_LINEAR}),
+    "moe_default": ("MoE-LoRA as shipped: B = 0 init, balance loss 0.01", {}),
+    "moe_router_lr10": ("router learning rate x10", {"router_lr_multiplier": 10.0}),
+    "moe_compensated": ("compensated expert init (router signal from step 0)", {"expert_init": "compensated"}),
+    "moe_aux_free": ("aux-free balancing (bias rate 0.01 for a short run), balance loss 1e-4",
+                     {"balancing": "aux_free", "aux_free_bias_rate": 0.01, "load_balancing_weight": 1e-4}),
+    "moe_balance_warmup": ("balance loss ramped over the first half", {"load_balancing_warmup_steps": "HALF"}),
+    "moe_dense_warmup": ("dense soft routing for the first sixth", {"dense_routing_steps": "SIXTH"}),
+    "moe_shared_expert": ("shared always-on expert + 4 routed, r3 (15 blocks ~ 16)", {"shared_expert": True, "expert_r": 3}),
+    "moe_hydra": ("HydraLoRA: shared A, 4 B, r6 (~ the same parameters)", {"expert_structure": "shared_a", "expert_r": 6}),
+    "moe_fine": ("8 finer experts, r2", {"expert_domains": ["psychology", "mental_health", "bias_detection",
+                                                            "general_therapeutic", "extra_4", "extra_5", "extra_6",
+                                                            "extra_7"], "expert_r": 2}),
+    "moe_recipe": ("compensated init + aux-free + balance warm-up + router lr x10",
+                   {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
+                    "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF", "router_lr_multiplier": 10.0}),
+}
+DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog="arms: " + ", ".join(
+                                         f"{k} ({v[0]})" for k, v in ARMS.items()))
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                        help="folder with counselchat_train.json and counselchat_val.json (default: ../shared/data)")
+    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS), help="comma-separated arm names, or 'all'")
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per arm (default: %(default)s)")
+    parser.add_argument("--seq_len", type=int, default=512, help="max_seq_length (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=2, help="per-device batch (default: %(default)s)")
+    parser.add_argument("--base_model", default="smollm2-135m-instruct", help="default: %(default)s")
+    parser.add_argument("--train_limit", type=int, default=0, help="use N evenly spaced train conversations (0 = all; smoke runs)")
+    parser.add_argument("--val_limit", type=int, default=0, help="use N evenly spaced val conversations (0 = all; smoke runs)")
+    parser.add_argument("--out", type=Path, default=Path("runs/routing_ladder"), help="default: %(default)s")
+    args = parser.parse_args(argv)
+    names = list(ARMS) if args.arms == "all" else [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ARMS]
+    if unknown:
+        parser.error(f"unknown arms {unknown}; choose from {list(ARMS)} or 'all'")
+    for name in ("counselchat_train.json", "counselchat_val.json"):
+        if not (args.data / name).is_file():
+            parser.error(f"{args.data / name} not found; give --data the folder that holds counsel-chat")
+    args.arm_names = names
+    return args
+
+
+def data_file(args, split: str, limit: int) -> Path:
+    """The split itself, or (with a limit) N evenly spaced conversations written under --out
+    (the files are sorted by topic: the first N would all share one)."""
+    source = args.data / f"counselchat_{split}.json"
+    if not limit:
+        return source.resolve()
+    subset = args.out / f"counselchat_{split}_{limit}_spaced.json"
+    if not subset.exists():
+        rows = json.loads(source.read_text(encoding="utf-8"))["conversations"]
+        picked = [rows[i * len(rows) // limit] for i in range(min(limit, len(rows)))]
+        subset.write_text(json.dumps({"conversations": picked}), encoding="utf-8")
+    return subset.resolve()
+
+
+def arm_config(args, overrides: dict) -> dict:
+    topics = json.loads((REPO / "configs/experiments/moe_supervised.json").read_text())["topic_to_domain"]
+    steps = {"HALF": max(1, args.steps // 2), "SIXTH": max(1, args.steps // 6)}
+    cfg = {"base_model": args.base_model, "dataset": str(data_file(args, "train", args.train_limit)),
+           "validation_dataset": str(data_file(args, "val", args.val_limit)), "max_seq_length": args.seq_len,
+           "per_device_train_batch_size": args.batch, "per_device_eval_batch_size": args.batch,
+           "gradient_accumulation_steps": 1, "max_steps": args.steps, "learning_rate": 3e-4, "warmup_ratio": 0.05,
+           "lr_scheduler_type": "cosine", "logging_steps": max(1, args.steps // 6), "eval_steps": 10 * args.steps,
+           "early_stopping_patience": 0, "save_steps": 0, "checkpoint_minutes": 600, "max_hours": 12,
+           "report_to": "none", "seed": 42, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics}
+    cfg.update({k: steps.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()})
+    if not cfg["use_moe"]:  # routing keys would only draw "ignored" notes
+        for key in ("domain_routing_weight", "topic_to_domain"):
+            cfg.pop(key)
+    return cfg
+
+
+def run_arm(args, name: str) -> dict:
+    folder = args.out / name
+    report_path = folder / "training_report.json"
+    if not report_path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder.parent / f"{name}.config.json"
+        config.write_text(json.dumps(arm_config(args, ARMS[name][1]), indent=1))
+        start = time.time()
+        with open(folder.parent / f"{name}.train.log", "w") as log:
+            code = subprocess.run([sys.executable, "-m", "therapeutic_moe", "train", "--config", str(config),
+                                   "--output_dir", str(folder)], stdout=log, stderr=subprocess.STDOUT, cwd=REPO).returncode
+        print(f"{name}: train exit {code} in {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+        if code != 0 or not report_path.exists():
+            return {"arm": name, "error": f"train exit {code}; see {folder.parent / (name + '.train.log')}"}
+    return row_from_report(name, json.loads(report_path.read_text()))
+
+
+def row_from_report(name: str, report: dict) -> dict:
+    final, routing = report.get("final_eval") or {}, report.get("routing") or {}
+    return {"arm": name, "what": ARMS[name][0], "steps": report.get("global_step"),
+            "trainable": (report.get("parameters") or {}).get("trainable"),
+            "val_ppl": final.get("val/perplexity"), "token_entropy": routing.get("token_entropy"),
+            "expert_shares": routing.get("usage_overall"), "routing_nmi": routing.get("routing_nmi"),
+            "vote_accuracy": routing.get("domain_vote_accuracy"), "seconds_per_step": report.get("seconds_per_step")}
+
+
+def fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| arm | trainable | val ppl | token entropy | expert shares | NMI expert↔domain | vote acc | s/step |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['arm']} | {r['error']} |||||||")
+            continue
+        shares = " / ".join(f"{s:.0%}" for s in r["expert_shares"]) if r["expert_shares"] else "–"
+        sps = r["seconds_per_step"]
+        sps = sps.get("median", sps.get("mean")) if isinstance(sps, dict) else sps
+        lines.append(f"| {r['arm']} | {fmt(r['trainable'], ',')} | {fmt(r['val_ppl'], '.2f')} | "
+                     f"{fmt(r['token_entropy'], '.3f')} | {shares} | {fmt(r['routing_nmi'], '.3f')} | "
+                     f"{fmt(r['vote_accuracy'], '.1%')} | {fmt(sps, '.2f')} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [run_arm(args, name) for name in args.arm_names]
+    text = table(rows)
+    (args.out / "ladder.json").write_text(json.dumps({"steps": args.steps, "seq_len": args.seq_len, "batch": args.batch,
+                                                      "base_model": args.base_model, "rows": rows}, indent=1))
+    (args.out / "ladder.md").write_text(text + "\n")
+    print(text)
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
