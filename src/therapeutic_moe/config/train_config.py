@@ -315,8 +315,10 @@ class TrainConfig:
     )
     gradient_checkpointing: bool | Auto = field(
         default="auto",
-        metadata={"help": "Recompute activations in the backward pass to save memory. auto = on for "
-                  "long sequences or large models on a GPU."},
+        metadata={"help": "Recompute activations in the backward pass to save memory. auto = on when a "
+                  "micro-batch's estimated training memory (base model size from its config.json, "
+                  "per_device_train_batch_size x max_seq_length tokens) would not fit in 80 % of the free "
+                  "GPU memory (available RAM on CPU); the start-up line says what was decided."},
     )
     optim: str = field(
         default="auto",

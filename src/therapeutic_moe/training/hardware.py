@@ -1,11 +1,32 @@
-"""Pick device, precision and loader settings once, and say what was picked."""
+"""Pick device, precision, loader settings and gradient checkpointing once, and say what was picked."""
 
 from __future__ import annotations
 
+import json
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+# Activation bytes kept for the backward pass per token, per layer, per hidden unit, in 16-bit
+# activations with a fused (flash/sdpa) attention: 34 (Korthikanti et al. 2022, "Reducing
+# Activation Recomputation in Large Transformer Models", without the attention-score term).
+ACTIVATION_BYTES_PER_TOKEN_LAYER_HIDDEN = 34
+# Share of the free memory the estimate may use: the rest absorbs fragmentation, workspaces
+# and the estimate's own error.
+MEMORY_HEADROOM = 0.8
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """What the memory estimate needs to know about the base model."""
+
+    params: int
+    layers: int
+    hidden: int
+    vocab: int
 
 
 @dataclass
@@ -18,6 +39,7 @@ class Hardware:
     num_workers: int
     pin_memory: bool
     description: str
+    checkpointing_reason: str = ""  # why gradient checkpointing is on or off (auto's decision)
 
     def autocast(self):
         if self.autocast_dtype is None:
@@ -29,7 +51,70 @@ def _auto(value, default):
     return default if value == "auto" else value
 
 
-def pick_hardware(cfg, num_base_params: int | None = None) -> Hardware:
+def model_size_from_config(config: dict) -> ModelSize | None:
+    """Parameter count and shape of a Llama-style decoder from its ``config.json`` (no weights loaded)."""
+    try:
+        h, layers, vocab = int(config["hidden_size"]), int(config["num_hidden_layers"]), int(config["vocab_size"])
+        ff = int(config.get("intermediate_size") or 4 * h)
+        heads = int(config.get("num_attention_heads") or 1)
+        kv_heads = int(config.get("num_key_value_heads") or heads)
+    except (KeyError, TypeError, ValueError):
+        return None
+    head_dim = int(config.get("head_dim") or h // heads)
+    attention = h * heads * head_dim * 2 + h * kv_heads * head_dim * 2  # q, o + k, v
+    per_layer = attention + 3 * h * ff + 2 * h  # gate/up/down + two norms
+    embeddings = vocab * h * (1 if config.get("tie_word_embeddings", False) else 2)
+    return ModelSize(layers * per_layer + embeddings + h, layers, h, vocab)
+
+
+def base_model_size(cfg) -> ModelSize | None:
+    """The base model's size from its config.json, or None when it cannot be read without a download."""
+    from therapeutic_moe.modeling.base_model import resolve_base_model
+
+    try:
+        resolved = Path(resolve_base_model(cfg.base_model, getattr(cfg, "model_cache_dir", None)))
+        return model_size_from_config(json.loads((resolved / "config.json").read_text()))
+    except (OSError, ValueError, RuntimeError):
+        return None  # a hub id not downloaded yet: the loader will report it
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Memory a training run can still take: free GPU memory, or available host RAM on CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def training_memory_bytes(size: ModelSize, tokens: int, weight_bytes: int, activation_bytes: int) -> int:
+    """Peak memory of a step without checkpointing: frozen weights, the activations of ``tokens``
+    tokens kept for backward, and the fp32 logits of those tokens (and their gradient)."""
+    scale = activation_bytes / 2  # the 34-byte constant is for 16-bit activations
+    activations = size.layers * tokens * size.hidden * ACTIVATION_BYTES_PER_TOKEN_LAYER_HIDDEN * scale
+    logits = 2 * tokens * size.vocab * 4
+    return int(size.params * weight_bytes + activations + logits)
+
+
+def decide_checkpointing(size: ModelSize | None, tokens: int, free_bytes: int, weight_bytes: int,
+                         activation_bytes: int) -> tuple[bool, str]:
+    """``gradient_checkpointing: auto``: on when a micro-batch's estimated training memory would not fit."""
+    if size is None:
+        return False, "auto: off (model size unknown)"
+    need = training_memory_bytes(size, tokens, weight_bytes, activation_bytes)
+    fits = need <= MEMORY_HEADROOM * free_bytes
+    return (not fits), (f"auto: {'off' if fits else 'on'} (estimated {need / 2**30:.1f} GiB for {tokens} tokens "
+                        f"per micro-batch, {free_bytes / 2**30:.1f} GiB free)")
+
+
+def pick_hardware(cfg, model_size: ModelSize | None = None, free_bytes: int | None = None) -> Hardware:
+    """``model_size`` and ``free_bytes`` default to the base model's config.json and the device's
+    free memory; tests pass them to exercise the decision."""
     cuda = torch.cuda.is_available()
     if cuda:
         device = torch.device("cuda")
@@ -37,23 +122,31 @@ def pick_hardware(cfg, num_base_params: int | None = None) -> Hardware:
         base_dtype = torch.bfloat16 if bf16 else torch.float32
         autocast_dtype = torch.bfloat16 if bf16 else None
         optim = _auto(cfg.optim, "adamw_torch_fused")
-        # Checkpointing trades ~30 % speed for memory: only on by default for big models.
-        gc = _auto(cfg.gradient_checkpointing, bool(num_base_params and num_base_params > 3e9))
-        workers = _auto(cfg.dataloader_num_workers, 4)
+        workers = _auto(cfg.dataloader_num_workers, min(4, max(0, (os.cpu_count() or 1) - 1)))
         pin = _auto(cfg.dataloader_pin_memory, True)
         name = torch.cuda.get_device_name(0)
     else:
         if cfg.bf16 is True:
-            raise_bf16 = "bf16=true was asked for, but there is no CUDA device; using fp32"
-            print(f"warning: {raise_bf16}")
+            print("warning: bf16=true was asked for, but there is no CUDA device; using fp32")
         device, base_dtype, autocast_dtype = torch.device("cpu"), torch.float32, None
         optim = "adamw_torch" if cfg.optim in ("auto", "adamw_torch_fused") else cfg.optim
-        gc = _auto(cfg.gradient_checkpointing, False)
         workers = _auto(cfg.dataloader_num_workers, 0)
-        pin = False
+        pin = False  # pinning only speeds up copies to a GPU
         name = "CPU"
+    gc, reason = _checkpointing(cfg, device, base_dtype, autocast_dtype, model_size, free_bytes)
     precision = f"{'bf16 autocast' if autocast_dtype is not None else 'fp32'} (trainable weights fp32)"
     desc = (f"Device: {device.type} ({name}) | precision: {precision} | optimizer: {optim} | "
-            f"gradient checkpointing: {'on' if gc else 'off'} | dataloader workers: {workers}"
-            f"{' | pin memory' if pin else ''}")
-    return Hardware(device, base_dtype, autocast_dtype, optim, bool(gc), int(workers), bool(pin), desc)
+            f"gradient checkpointing: {'on' if gc else 'off'}{f' [{reason}]' if reason else ''} | "
+            f"dataloader workers: {workers}{' | pin memory' if pin else ''}")
+    return Hardware(device, base_dtype, autocast_dtype, optim, bool(gc), int(workers), bool(pin), desc, reason)
+
+
+def _checkpointing(cfg, device, base_dtype, autocast_dtype, model_size, free_bytes) -> tuple[bool, str]:
+    if cfg.gradient_checkpointing != "auto":
+        return bool(cfg.gradient_checkpointing), ""
+    size = model_size if model_size is not None else base_model_size(cfg)
+    free = free_bytes if free_bytes is not None else free_memory_bytes(device)
+    tokens = cfg.per_device_train_batch_size * cfg.max_seq_length
+    activation_bytes = 2 if autocast_dtype is not None else 4
+    weight_bytes = 0.5 if getattr(cfg, "load_in_4bit", False) else torch.finfo(base_dtype).bits // 8
+    return decide_checkpointing(size, tokens, free, weight_bytes, activation_bytes)
