@@ -186,9 +186,9 @@ def _install_write_events(events: Events) -> None:
 
 
 def _install_snapshots(snapshot_dir: str) -> None:
-    import therapeutic_moe.training.loop as loop
+    import therapeutic_moe.training.checkpoint as checkpoint
 
-    original = loop.write_checkpoint
+    original = checkpoint.write_checkpoint
     counter = {"n": 0}
 
     def write_checkpoint(output_dir, step, write_files):
@@ -197,7 +197,7 @@ def _install_snapshots(snapshot_dir: str) -> None:
                      {"step": step, "checkpoints": checkpoint_audit.snapshot(output_dir)})
         return original(output_dir, step, write_files)
 
-    loop.write_checkpoint = write_checkpoint
+    checkpoint.write_checkpoint = write_checkpoint
 
 
 class _NanGrad:

@@ -1,6 +1,6 @@
 """Save and load a trained model directory.
 
-Layout (also the core of every checkpoint):
+Layout (also the core of every checkpoint; ``export_atomically`` publishes it at the end of training):
   adapter_config.json, adapter_model.safetensors   PEFT LoRA on attention (stock PEFT loads it)
   moe_layers.pt                                     routers + experts, tensors only
   moe_config.json                                   experts, domains, top_k, ranks, base model, versions
@@ -68,6 +68,35 @@ def save_trained(model, tokenizer, directory: str | Path, full: dict | None = No
     written = save_model_files(model, directory, full)
     tokenizer.save_pretrained(directory)
     return written
+
+
+def export_atomically(model, tokenizer, out_dir: Path, full: dict | None = None,
+                      model_files_from: Path | None = None) -> None:
+    """The trained model into ``out_dir``: written into a temporary folder, then each file moved
+    into place, the moe_config.json last, so a crash never leaves the weights of two different
+    steps side by side (it leaves the previous export, or this one without its final moe_config.json).
+
+    ``model_files_from``: copy the weights from this checkpoint instead of the model (how the best
+    checkpoint is exported: its model files are this same format); ``full``: whole tensors of a
+    sharded model."""
+    import os
+    import shutil
+
+    out_dir = Path(out_dir)
+    tmp = out_dir / ".export.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if model_files_from is None:
+        save_trained(model, tokenizer, tmp, full)
+    else:
+        tmp.mkdir(parents=True)
+        for name in [*ADAPTER_FILES, MOE_WEIGHTS, MOE_CONFIG, "README.md"]:  # what save_model_files wrote
+            if (Path(model_files_from) / name).is_file():
+                shutil.copyfile(Path(model_files_from) / name, tmp / name)
+        tokenizer.save_pretrained(tmp)
+    names = sorted(p.name for p in tmp.iterdir() if p.name != MOE_CONFIG) + [MOE_CONFIG]
+    for name in names:
+        os.replace(tmp / name, out_dir / name)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_moe_weights(path: Path) -> dict[str, torch.Tensor]:

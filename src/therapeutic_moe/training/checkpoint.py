@@ -1,7 +1,14 @@
-"""Crash-safe checkpoint directories.
+"""Everything about checkpoints: what goes in, what comes out, and how it is published and verified.
 
-A checkpoint is written into ``checkpoint-N.tmp/``, every file fsynced, then a ``COMPLETE``
-manifest with each file's size and SHA-256 is written and the directory renamed to
+What goes in (``save_training_checkpoint``): the model files (adapter, experts, moe_config.json,
+written by ``modeling.saving.save_model_files``, the same format as an export), the optimizer
+and scheduler state, every rank's RNG states, the loop state (``TrainState``,
+trainer_state.json) and the run's config. What comes out: ``load_weights`` (adapter and expert
+weights into the plain model, after ``check_same_model``) and ``load_training_state`` (the rest,
+after the model is wrapped).
+
+How it is published: written into ``checkpoint-N.tmp/``, every file fsynced, then a
+``COMPLETE`` manifest with each file's size and SHA-256 is written and the directory renamed to
 ``checkpoint-N``. A directory without a verifying manifest is torn: resume skips it with a
 warning and uses the newest one that verifies (the HF Trainer would happily load a torn one).
 """
@@ -11,16 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import time
 import warnings
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 from therapeutic_moe.errors import UserError
 
 MANIFEST = "COMPLETE"
+STATE_FILE = "trainer_state.json"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -179,3 +189,165 @@ def prune_checkpoints(output_dir: Path, keep_last: int, protect: set[Path] = fro
         removed.append(path)
         excess -= 1
     return removed
+
+
+# --- what goes in and comes out ------------------------------------------------------------
+
+@dataclass
+class TrainState:
+    """Everything about a run's progress that a resume needs, saved as trainer_state.json."""
+
+    global_step: int = field(default=0, metadata={"help": "Optimizer steps done."})
+    epoch: int = field(default=0, metadata={"help": "Current epoch."})
+    micro_batch: int = field(default=0, metadata={"help": "Next micro-batch index within the epoch's plan."})
+    elapsed_seconds: float = field(default=0.0, metadata={"help": "Wall time used so far, summed over resumes."})
+    tokens_seen: int = field(default=0, metadata={"help": "Real (non-padding) tokens trained on."})
+    best_metric: float | None = field(default=None, metadata={"help": "Best validation loss."})
+    best_step: int | None = field(default=None, metadata={"help": "Step of the best validation loss."})
+    evals_without_improvement: int = field(default=0, metadata={"help": "Evaluations since the best one."})
+    wandb_run_id: str | None = field(default=None, metadata={"help": "Run id a resume continues."})
+    data_fingerprint: str | None = field(default=None, metadata={"help": "Hash of the training windows."})
+    window_size: int | None = field(default=None, metadata={
+        "help": "Micro-batches per optimizer step (accumulation × processes)."})
+    stop_reason: str | None = field(default=None, metadata={"help": "Why the run stopped, once it has."})
+    resumes: int = field(default=0, metadata={"help": "How often the run was resumed."})
+    history: list[dict] = field(default_factory=list, metadata={"help": "Logged metric rows, for plots."})
+
+    def save(self, directory: Path) -> None:
+        (Path(directory) / STATE_FILE).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> "TrainState":
+        data = json.loads((Path(directory) / STATE_FILE).read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def rng_state() -> dict:
+    """This process's Python, NumPy, torch (and CUDA) generator states, as tensors and lists."""
+    import numpy as np
+    import torch
+
+    np_state = np.random.get_state()
+    state = {"python": list(random.getstate()[1]), "python_pos": random.getstate()[2],
+             "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)), "numpy_pos": int(np_state[2]),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def rng_file(rank: int) -> str:
+    return "rng_state.pt" if rank == 0 else f"rng_state_rank{rank}.pt"
+
+
+def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
+                    rng_states: list[dict], full: dict | None = None, optimizer_state: dict | None = None) -> Path:
+    """Write and publish ``checkpoint-<step>``. ``full``/``optimizer_state``: the gathered whole
+    tensors and name-keyed optimizer state of a sharded (FSDP) run; otherwise read from the
+    model and optimizer directly."""
+    import torch
+
+    from therapeutic_moe.modeling.saving import save_model_files
+
+    def write(tmp: Path) -> None:
+        save_model_files(model, tmp, full)
+        torch.save(optimizer.state_dict() if optimizer_state is None else optimizer_state, tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        for rank, rng in enumerate(rng_states):  # every rank's generators: dropout must replay exactly
+            torch.save(rng, tmp / rng_file(rank))
+        state.save(tmp)
+        (tmp / "run_config.json").write_text(json.dumps(run_config_dict, indent=1, default=str))
+
+    return write_checkpoint(output_dir, state.global_step, write)
+
+
+def save_training_checkpoint(output_dir: Path, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
+                             rng_states: list[dict], save_total_limit: int, full: dict | None = None,
+                             optimizer_state: dict | None = None) -> Path:
+    """Rank 0's part of a checkpoint: write and publish it, then prune old ones (never the best)."""
+    path = Path(output_dir) / f"checkpoint-{state.global_step}"
+    try:
+        path = save_checkpoint(output_dir, model, optimizer, scheduler, state, run_config_dict, rng_states, full,
+                               optimizer_state)
+    except OSError as exc:  # e.g. ENOSPC: the .tmp directory is never published, nothing is lost
+        raise UserError(
+            f"could not write {path} ({exc.strerror or exc}: {exc.filename or path}); earlier checkpoints "
+            f"are intact. Free space in {output_dir} and resume with --resume_from_checkpoint latest") from None
+    # Derived from the step, never a stored path: the output directory may have moved.
+    protect = {Path(output_dir) / f"checkpoint-{state.best_step}"} if state.best_step is not None else set()
+    prune_checkpoints(output_dir, save_total_limit, protect)
+    return path
+
+
+def check_same_model(path: Path, model) -> None:
+    """A checkpoint only fits a model built with the same LoRA/expert shapes; say which differ."""
+    from therapeutic_moe.modeling.saving import read_meta
+
+    saved = read_meta(path)
+    lora = model.peft_model.peft_config["default"]
+    now = {"use_moe": model.moe_config is not None, "lora_r": lora.r,
+           "lora_target_modules": sorted(lora.target_modules)}
+    then = {"use_moe": saved.get("use_moe", True), "lora_r": saved.get("lora", {}).get("r"),
+            "lora_target_modules": sorted(saved.get("lora", {}).get("target_modules", []))}
+    if model.moe_config is not None and then["use_moe"]:
+        now |= {"expert_domains": model.moe_config.expert_domains, "expert_r": model.moe_config.expert_r}
+        then |= {"expert_domains": saved.get("expert_domains"), "expert_r": saved.get("expert_r")}
+    diff = [f"{k}: checkpoint {then[k]!r}, now {now[k]!r}" for k in now if then.get(k) != now[k]]
+    if diff:
+        raise UserError(f"{path} was trained with other model settings ({'; '.join(diff)}). Resume with the "
+                        f"settings in {path / 'run_config.json'}, or train into a new output_dir")
+
+
+def load_weights(path: Path, model) -> None:
+    """Adapter and expert weights of a checkpoint, into the plain (not yet sharded) model."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from therapeutic_moe.modeling.saving import read_moe_weights
+
+    check_same_model(path, model)
+    adapter = load_file(str(path / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(model.peft_model, adapter)
+    if getattr(result, "unexpected_keys", None):
+        raise UserError(f"{path}: adapter weights do not fit this model ({result.unexpected_keys[:3]}…)")
+    if model.moe_config is not None:
+        model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
+
+
+def load_training_state(path: Path, wrapped, optimizer, scheduler, rank: int = 0) -> TrainState:
+    """Optimizer, scheduler, this rank's RNG and the loop state (after wrapping: FSDP replaces
+    the parameters the optimizer holds)."""
+    import torch
+
+    from therapeutic_moe.training.distributed import is_sharded, load_full_optimizer_state
+
+    saved = torch.load(path / "optimizer.pt", weights_only=True)
+    by_name = any(isinstance(k, str) for k in saved.get("state", {})) or any(
+        isinstance(p, str) for g in saved.get("param_groups", []) for p in g.get("params", []))
+    if is_sharded(wrapped) and not by_name:
+        raise UserError(f"{path} was saved by a ddp or one-process run, whose optimizer state an fsdp run "
+                        "cannot take; resume it with distributed_strategy ddp (any number of processes)")
+    try:
+        if by_name:
+            load_full_optimizer_state(wrapped, optimizer, saved)
+        else:
+            optimizer.load_state_dict(saved)
+    except (ValueError, KeyError) as exc:  # parameter groups differ: the routers got their own group or lost it
+        raise UserError(f"{path / 'optimizer.pt'}: the optimizer state does not fit ({exc}); resume with the "
+                        "router_lr_multiplier the run started with (1 = one parameter group)") from None
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    own = path / rng_file(rank)
+    set_rng_state(torch.load(own if own.is_file() else path / rng_file(0), weights_only=True))
+    return TrainState.load(path)

@@ -3,8 +3,8 @@ through the real ``mlflow`` package (``mlflow-skinny`` suffices).
 
 Local by default: a SQLite tracking store and an artifact folder under
 ``<output_dir>/mlflow/`` (MLflow's recommended local backend; its plain-file store is in
-maintenance mode). Nothing leaves the machine unless the user sets ``MLFLOW_TRACKING_URI``
-themselves. Browse with ``mlflow ui --backend-store-uri sqlite:///<output_dir>/mlflow/mlflow.db``
+maintenance mode), or a local store named by ``MLFLOW_TRACKING_URI``. A tracking server URI
+is not used (a warning says so): nothing leaves the machine. Browse with ``mlflow ui --backend-store-uri sqlite:///<output_dir>/mlflow/mlflow.db``
 (the UI needs the full ``mlflow`` package).
 """
 
@@ -30,6 +30,19 @@ def local_tracking_uri(run_dir: Path) -> tuple[str, Path]:
     return f"sqlite:///{folder / 'mlflow.db'}", folder / "artifacts"
 
 
+def chosen_tracking_uri(run_dir: Path) -> tuple[str, Path | None]:
+    """$MLFLOW_TRACKING_URI when it is a local store (sqlite:, file: or a path), else the local
+    store under run_dir: a tracking server would send metrics off the machine, which this
+    project only does for wandb with allow_remote_logging."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri and (uri.startswith(("sqlite:", "file:")) or "://" not in uri):
+        return uri, None
+    if uri:
+        print(f"warning: MLFLOW_TRACKING_URI={uri} is not a local store; logging to the local store in "
+              f"{Path(run_dir) / 'mlflow'} instead (nothing leaves the machine)", file=sys.stderr, flush=True)
+    return local_tracking_uri(run_dir)
+
+
 def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """Run config as MLflow parameters: nested keys joined with '/', values as JSON text."""
     out: dict[str, str] = {}
@@ -51,10 +64,7 @@ class MlflowLogger(MetricsLogger):
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
-        uri = os.environ.get("MLFLOW_TRACKING_URI")
-        artifacts = None
-        if not uri:
-            uri, artifacts = local_tracking_uri(run_dir)
+        uri, artifacts = chosen_tracking_uri(run_dir)
         self._client = client = MlflowClient(tracking_uri=uri)
         self.samples_enabled = bool(_cfg_get(wandb_cfg, "log_samples", False))
         name = _cfg_get(wandb_cfg, "project", EXPERIMENT)
