@@ -108,3 +108,13 @@ def test_missing_mlflow_package_gives_null_logger_and_one_warning(tmp_path, monk
     assert isinstance(make_logger("mlflow", cfg(), tmp_path, {}, None), NullLogger)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "mlflow" in err[0] and err[0].startswith("warning:")
+
+
+def test_a_tracking_server_uri_is_not_used(run_dir, monkeypatch, capsys):
+    from therapeutic_moe.training.mlflow_logger import chosen_tracking_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    uri, _ = chosen_tracking_uri(run_dir)
+    assert uri.startswith("sqlite:///") and "not a local store" in capsys.readouterr().err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert chosen_tracking_uri(run_dir)[0] == "sqlite:///elsewhere.db"

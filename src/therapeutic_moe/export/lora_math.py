@@ -4,7 +4,8 @@ With fixed gates g, an MoE layer's projection is  W x + s_e · Σ_e g_e · B_e A
 expert_alpha / expert_r), which is a LoRA of rank k·r: stack the A_e of the experts with
 g_e > 0 as lora_A and g_e · s_e · B_e as lora_B. Every module is then zero-padded to one rank R
 and its own scale is folded into lora_B, so the adapter needs neither rank_pattern nor
-alpha_pattern (vLLM supports neither): lora_alpha = R, scale 1, exact up to float rounding.
+alpha_pattern (not every LoRA server reads them): lora_alpha = R, scale 1, exact up to float
+rounding.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def padded_state_dict(folded: FoldedAdapter, rank: int, dtype=torch.float32) -> 
 
 
 def vllm_rank(rank: int) -> int:
-    """The smallest rank vLLM accepts (1, 8, 16, 32, ...) that holds ``rank``."""
+    """``rank`` rounded up to a value vLLM's --max-lora-rank takes (8, 16, 32, ...; 1 stays 1)."""
     if rank <= 1:
         return 1
     return max(8, 1 << (rank - 1).bit_length())
