@@ -10,9 +10,9 @@ _CHECK_HELP = """\
 Load a dataset exactly as training would (speaker parsing, PII scrubbing, de-duplication,
 train/validation split, chat template, windows of at most max_seq_length tokens) and print:
 conversations, turns, tokens with a length histogram, windows made, dropped samples and
-why, domain distribution, identifiers scrubbed per kind, and packing efficiency at 2048
-tokens (and with plain dynamic padding, batch 4). Exit code 2 with one line when the data
-is unusable or training would refuse it.
+why, domain distribution, identifiers scrubbed per kind, and the fill of training's own batch
+plan (packed rows of max_seq_length, and padded micro-batches of per_device_train_batch_size).
+Exit code 2 with one line when the data is unusable or training would refuse it.
 
 PATH is a .json / .jsonl / .parquet / .arrow file, a directory of them, a directory saved with
 Hugging Face datasets' save_to_disk, or a hub dataset id (owner/name) where the hub can be

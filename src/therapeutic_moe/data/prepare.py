@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,26 +44,13 @@ def resolve_dataset_path(dataset: str | Path | None) -> Path:
     return local if local.is_file() else bundled_sample_path()
 
 
-def _settings(train_cfg: Any, safety_cfg: Any) -> DataSettings:
-    """Read the attributes the pipeline uses; missing ones take the defaults (validated together)."""
-    defaults = DataSettings()
-    values = {}
-    for f in fields(DataSettings):
-        source = safety_cfg if f.name.startswith("pii_") else train_cfg
-        values[f.name] = getattr(source, f.name, getattr(defaults, f.name))
-    for name in ("assistant_speakers", "user_speakers", "expert_domains", "pii_kinds"):
-        if isinstance(values[name], tuple):
-            values[name] = list(values[name])
-    return DataSettings(**values)
-
-
 def prepare_datasets(train_cfg: Any, safety_cfg: Any, tokenizer) -> PreparedData:
     """Training and validation examples from the configured data (see docs/data.md).
 
     Raises ``DataError`` for bad input, and when more than ``max_drop_fraction`` of the
     samples would be dropped or no training example is left.
     """
-    cfg = _settings(train_cfg, safety_cfg)
+    cfg = DataSettings.from_configs(train_cfg, safety_cfg)
     prepared = build_examples(cfg, tokenizer)
     check_limits(prepared.report, cfg)
     return prepared

@@ -1,80 +1,82 @@
-"""The data settings, their defaults, and reading them from a training config file.
+"""The data settings: the keys of ``TrainConfig`` and ``SafetyConfig`` the data pipeline reads.
 
-``prepare_datasets`` reads these names as attributes of whatever config object it gets
-(the trainer's config, or a ``SimpleNamespace`` in tests); a missing attribute takes the
-default below. ``data check`` builds a ``DataSettings`` from a config file plus flags.
+One source of names: ``DataSettings`` is generated from those two configs' own field
+definitions (type, default, help text, bounds), so training, `data check` and `evaluate` read
+the same names with the same defaults and rules; nothing here mirrors them by hand. Only
+``topic_to_domain`` is wider here (a bundled map name or a JSON path as well as a dict) and
+``system_prompt`` may be None (no system message).
+
+- ``DataSettings.from_configs(train_cfg, safety_cfg)``: from the trainer's configs (or any
+  objects with those attributes; a missing one takes the default).
+- ``settings_from_config_file(path, **overrides)``: from a training config file plus flags
+  (`data check`, `evaluate`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
+from therapeutic_moe.config.safety_config import SafetyConfig
+from therapeutic_moe.config.train_config import TrainConfig
+from therapeutic_moe.config.validation import Problem, check_fields
 from therapeutic_moe.errors import ConfigError
 
+TRAIN_KEYS = ("dataset", "validation_dataset", "validation_split", "max_seq_length", "system_prompt",
+              "assistant_speakers", "user_speakers", "dedupe", "max_drop_fraction", "expert_domains",
+              "topic_to_domain", "seed", "per_device_train_batch_size")
+SAFETY_KEYS = ("pii_scrubbing", "pii_kinds")
+MIN_SEQ_LENGTH = 16  # a window must hold a system prompt, a turn and its reply
 
-def _default(name: str, help: str, owner: str = "train"):
-    """A field defaulting to the same-named field of TrainConfig / SafetyConfig, so `data check`
-    and training agree; the config package is imported on first use, not for --help."""
-
-    def factory():
-        from dataclasses import MISSING
-
-        from therapeutic_moe.config.safety_config import SafetyConfig
-        from therapeutic_moe.config.train_config import TrainConfig
-
-        source = {f.name: f for f in fields(TrainConfig if owner == "train" else SafetyConfig)}[name]
-        return source.default_factory() if source.default is MISSING else source.default
-
-    return field(default_factory=factory, metadata={"help": help})
+# Where the data pipeline takes more than the trainer's config does.
+_WIDER = {
+    # Checked where it is resolved (data.domains.resolve_topic_map), with the file's own messages.
+    "topic_to_domain": (object, None,
+                        "Topic → domain map: a dict, a bundled map name ('counselchat'), or a JSON file path."),
+    "system_prompt": (str | None, TrainConfig.__dataclass_fields__["system_prompt"].default,
+                      "System message put before every conversation (a record's own system message wins); "
+                      "None or empty = none."),
+}
 
 
-@dataclass
-class DataSettings:
-    """Everything the data pipeline reads from the training and safety configs (same names and defaults)."""
+def _copied_field(config_cls: type, name: str) -> tuple[str, Any, dataclasses.Field]:
+    """``name``'s type, default, help and bounds exactly as ``config_cls`` declares them."""
+    if name in _WIDER:
+        tp, default, help_text = _WIDER[name]
+        return name, tp, dataclasses.field(default=default, metadata={"help": help_text, "allow_empty": True})
+    source = config_cls.__dataclass_fields__[name]
+    tp = typing.get_type_hints(config_cls)[name]
+    if source.default_factory is not dataclasses.MISSING:
+        return name, tp, dataclasses.field(default_factory=source.default_factory, metadata=dict(source.metadata))
+    return name, tp, dataclasses.field(default=source.default, metadata=dict(source.metadata))
 
-    dataset: str | None = field(default=None, metadata={
-        "help": "Training data: a .json/.jsonl/.parquet/.arrow file, a directory of them, a saved Hugging Face "
-                "dataset or a hub id. None: ./training_dataset.json if present, else the bundled sample."})
-    validation_dataset: str | None = field(default=None, metadata={
-        "help": "Separate validation data; when set, validation_split is not used."})
-    validation_split: float = _default(
-        "validation_split", "Share of conversations held out for validation (seeded hash of the conversation id).")
-    max_seq_length: int = _default("max_seq_length", "Most tokens in one training window.")
-    system_prompt: str | None = _default(
-        "system_prompt", "System message put before every conversation (a record's own system message wins).")
-    assistant_speakers: list[str] = _default("assistant_speakers", "Transcript labels of the side the model learns "
-                                                                    "to speak.")
-    user_speakers: list[str] = _default("user_speakers", "Transcript labels of the other side.")
-    dedupe: bool = _default("dedupe", "Drop exact duplicate conversations (normalised text).")
-    max_drop_fraction: float = _default("max_drop_fraction", "Stop with an error when a larger share of samples "
-                                                              "would be dropped.")
-    expert_domains: list[str] = _default("expert_domains", "Expert names; a record's domain must be one of them.")
-    topic_to_domain: dict[str, str] | str | None = field(default=None, metadata={
-        "help": "Topic → domain map: a dict, a bundled map name ('counselchat'), or a JSON file path."})
-    seed: int = _default("seed", "Seed of the split and of the packing order.")
-    per_device_train_batch_size: int = _default("per_device_train_batch_size", "Rows per micro-batch (packing "
-                                                                                "estimate).")
-    pii_scrubbing: bool = _default("pii_scrubbing", "Replace identifiers with [EMAIL], [NAME], ...", "safety")
-    pii_kinds: list[str] = _default("pii_kinds", "Which identifier kinds to scrub.", "safety")
 
-    def __post_init__(self) -> None:
-        problems = []
-        if not isinstance(self.max_seq_length, int) or self.max_seq_length < 16:
-            problems.append(f"max_seq_length must be an integer ≥ 16, got {self.max_seq_length!r}")
-        if not isinstance(self.validation_split, (int, float)) or not 0 <= self.validation_split < 1:
-            problems.append(f"validation_split must be in [0, 1), got {self.validation_split!r}")
-        if not isinstance(self.max_drop_fraction, (int, float)) or not 0 <= self.max_drop_fraction <= 1:
-            problems.append(f"max_drop_fraction must be in [0, 1], got {self.max_drop_fraction!r}")
-        for name in ("assistant_speakers", "user_speakers", "expert_domains", "pii_kinds"):
-            value = getattr(self, name)
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                problems.append(f"{name} must be a list of non-empty strings, got {value!r}")
-        if not self.assistant_speakers or not self.user_speakers:
-            problems.append("assistant_speakers and user_speakers must each name at least one label")
-        if problems:
-            raise ConfigError("; ".join(problems))
+def _validate(self) -> None:
+    problems, bad = check_fields(self)  # the configs' own type, range and emptiness rules
+    if "max_seq_length" not in bad and self.max_seq_length < MIN_SEQ_LENGTH:
+        problems.append(Problem("max_seq_length", f"{self.max_seq_length} is too short; use at least {MIN_SEQ_LENGTH}"))
+    if problems:
+        raise ConfigError("; ".join(str(p) for p in problems))
+
+
+def _from_configs(cls, train_cfg: Any, safety_cfg: Any) -> "DataSettings":
+    """From the trainer's configs; an attribute either lacks (or a None config) takes the default."""
+    defaults = cls()
+    values = {name: getattr(train_cfg, name, getattr(defaults, name)) for name in TRAIN_KEYS}
+    values |= {name: getattr(safety_cfg, name, getattr(defaults, name)) for name in SAFETY_KEYS}
+    return cls(**values)
+
+
+DataSettings = dataclasses.make_dataclass(
+    "DataSettings",
+    [_copied_field(TrainConfig, name) for name in TRAIN_KEYS] + [_copied_field(SafetyConfig, name) for name in SAFETY_KEYS],
+    namespace={"__post_init__": _validate, "from_configs": classmethod(_from_configs),
+               "__doc__": "The training and safety config keys the data pipeline reads (same names, defaults "
+                          "and rules; see the module docstring)."},
+)
+DataSettings.__module__ = __name__
 
 
 def settings_from_config_file(path: str | Path | None, **overrides: Any) -> DataSettings:
@@ -87,8 +89,7 @@ def settings_from_config_file(path: str | Path | None, **overrides: Any) -> Data
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found. Fix: check the --config path")
         loaded, _ = load_config_object(path)  # JSON or YAML, syntax errors with line and column
-        names = {f.name for f in fields(DataSettings)}
-        values = {k: v for k, v in loaded.items() if k in names}
+        values = {k: v for k, v in loaded.items() if k in TRAIN_KEYS}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return DataSettings(**values)

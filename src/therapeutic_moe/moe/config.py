@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 import warnings
 
+from therapeutic_moe.config.train_config import DEFAULT_EXPERT_DOMAINS as SEED_DOMAINS  # the one domain list
 from therapeutic_moe.errors import ModelDirError
 
-SEED_DOMAINS = ["psychology", "mental_health", "bias_detection", "general_therapeutic"]
 FORMAT_VERSION = 1
 EXPERT_INITS = ("zero", "compensated")
 EXPERT_STRUCTURES = ("independent", "shared_a")
