@@ -128,3 +128,19 @@ def test_existing_output_and_missing_model_are_refused(trained, tmp_path, capsys
     assert "--force" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nope"), "--format", "merged"]) == 2
     assert "no such model directory" in capsys.readouterr().err
+
+
+def test_a_model_without_experts_exports_merged_but_refuses_expert_formats(tmp_path, capsys):
+    base = tiny_llama()
+    base.save_pretrained(tmp_path / "base")
+    model = wrap_model(base, tiny_cfg(use_moe=False), str(tmp_path / "base"))
+    save_trained(model.eval(), make_tiny_tokenizer(), tmp_path / "plain")
+    for fmt in ("domain-adapters", "fixed-gate"):
+        assert main(["export", str(tmp_path / "plain"), "--format", fmt]) == 2
+        assert "trained without experts" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "plain"), "--format", "merged", "--dtype", "bfloat16"]) == 0
+    assert "NOT in this model" not in capsys.readouterr().err
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "plain-merged")
+    assert next(merged.parameters()).dtype == torch.bfloat16
