@@ -107,7 +107,7 @@ def test_merged_equals_attention_lora_without_experts_and_says_so(trained, capsy
         model.context.bypass_experts = False
     torch.testing.assert_close(plain_logits(tmp / "merged"), expected, atol=ATOL, rtol=0)
     info = json.loads((tmp / "merged" / "export_info.json").read_text())
-    assert info["experts"] == "dropped"
+    assert info["experts"] == "dropped" and info["system_prompt"]  # the package default prompt here
     assert (tmp / "merged" / "tokenizer.json").is_file()
 
 

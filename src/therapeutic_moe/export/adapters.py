@@ -22,6 +22,16 @@ def copy_tokenizer(source_dir: Path, target: Path) -> None:
             shutil.copy2(source_dir / name, target / name)
 
 
+def write_info(target: Path, source: TrainedSource, info: dict) -> None:
+    """export_info.json: what was exported, from where, and the system prompt the model was
+    trained with (no export bakes it in: a deployment sends it as the system message)."""
+    from therapeutic_moe.inference.model_settings import saved_system_prompt
+
+    info = {**info, "source": source.directory.name, "base_model": source.base_name,
+            "system_prompt": saved_system_prompt(source.directory)}
+    (target / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
 def write_adapter(source: TrainedSource, gates: list[list[float]] | None, target: Path, info: dict) -> int:
     """One PEFT LoRA adapter directory; ``gates`` None = attention LoRA only. Returns its rank."""
     from peft import LoraConfig
@@ -41,8 +51,7 @@ def write_adapter(source: TrainedSource, gates: list[list[float]] | None, target
     config.save_pretrained(str(target))
     save_file(padded_state_dict(folded, rank), str(target / "adapter_model.safetensors"), metadata={"format": "pt"})
     copy_tokenizer(source.directory, target)
-    (target / INFO_FILE).write_text(json.dumps({**info, "rank": rank, "source": source.directory.name,
-                                                "base_model": source.base_name}, indent=2), encoding="utf-8")
+    write_info(target, source, {**info, "rank": rank})
     return rank
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-from therapeutic_moe.export.adapters import INFO_FILE, copy_tokenizer, write_adapter
+from therapeutic_moe.export.adapters import copy_tokenizer, write_adapter, write_info
 from therapeutic_moe.export.source import TrainedSource
 
 EXPERTS_DROPPED = ("the mixture of experts is NOT in this model: routers and expert deltas are dropped, only the "
@@ -35,9 +34,8 @@ def export_merged(source: TrainedSource, target: Path, dtype: str = "float32") -
         print(f"warning: {EXPERTS_DROPPED}", file=sys.stderr)
     merge_adapter_dir(source.resolved_base, source.directory, target, dtype)
     copy_tokenizer(source.directory, target)
-    info = {"format": "merged", "source": source.directory.name, "base_model": source.base_name, "dtype": dtype,
-            "experts": "dropped" if source.use_moe else "none (trained without experts)"}
-    (target / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    write_info(target, source, {"format": "merged", "dtype": dtype,
+                                "experts": "dropped" if source.use_moe else "none (trained without experts)"})
     return target
 
 
@@ -54,8 +52,6 @@ def export_fixed_gate(source: TrainedSource, gates: list[list[float]], spec: str
         write_adapter(source, gates, adapter, info)
         merge_adapter_dir(source.resolved_base, adapter, target, dtype)
     copy_tokenizer(source.directory, target)
-    (target / INFO_FILE).write_text(json.dumps({**info, "source": source.directory.name,
-                                                "base_model": source.base_name, "dtype": dtype}, indent=2),
-                                    encoding="utf-8")
+    write_info(target, source, {**info, "dtype": dtype})
     print(f"export: {target} (fixed-gate, merged)", file=sys.stderr)
     return target
