@@ -59,7 +59,7 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     parser.add_argument("--batch-tokens", type=int, default=16384, metavar="N",
-                        help="padded tokens per batch (lower it if memory runs out)")
+                        help="tokens per forward pass, in packed rows (lower it if memory runs out)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.set_defaults(func=run_evaluate)
 
