@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "therapeutic_moe.inference.cli": ("chat",),
     "therapeutic_moe.serving.cli": ("serve",),
     "therapeutic_moe.bench.cli": ("bench",),
+    "therapeutic_moe.export.cli": ("export",),
 }
 
 
