@@ -136,7 +136,11 @@ class StreamScreen:
         start = possible_match_start(normal)  # a full match is a possible match too
         if start is not None and self._block_if_match(window):
             return self._show(self._replacement)
-        cut = max(self._safe_limit(window, normal, start), len(self._raw) - self.holdback)
+        # Text older than the window can no longer be part of a match: shown in any case.
+        forced = len(self._raw) - self.holdback
+        while forced > self._emitted and not self._raw[forced - 1].isspace():  # end on a word boundary
+            forced -= 1
+        cut = max(self._safe_limit(window, normal, start), forced)
         if cut <= self._emitted:
             return ""
         piece, self._emitted = self._raw[self._emitted : cut], cut
