@@ -97,3 +97,14 @@ def test_resume_at_a_data_position_gives_the_same_batches():
     assert same(other_epoch, inline(exs, plan_for(exs, 0))[0])
     running.close()
     resumed.close()
+
+
+def test_iterating_leaves_the_global_random_stream_alone():
+    """A resumed run starts its loader at another step than the straight run: if starting a
+    loader drew from the global generator, the dropout masks after a resume would differ."""
+    exs = examples()
+    before = torch.random.get_rng_state()
+    for workers in (0, 1):
+        list(micro_batch_loader(exs, plan_for(exs, 0), start=2, pad_token_id=0, packing=True,
+                                settings=LoaderSettings(num_workers=workers)))
+    assert torch.equal(before, torch.random.get_rng_state())

@@ -327,7 +327,9 @@ class TrainConfig:
     )
     dataloader_num_workers: int | Auto = field(
         default="auto",
-        metadata={"help": "Data-loading worker processes. auto = up to 4, fewer on small machines.", "ge": 0},
+        metadata={"help": "Processes that collate the next micro-batches while the model trains (a "
+                  "torch DataLoader over the epoch plan; 0 = in the training process). auto = min(4, CPU "
+                  "cores - 1) with a GPU, 0 on CPU.", "ge": 0},
     )
     dataloader_pin_memory: bool | Auto = field(
         default="auto", metadata={"help": "Pin host memory for faster copies to the GPU. auto = on with a GPU."}

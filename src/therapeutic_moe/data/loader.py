@@ -47,11 +47,14 @@ def micro_batch_loader(examples: Sequence, plan: Sequence, *, start: int, pad_to
     """The plan's micro-batches ``start, start + 1, …`` in order, collated as ``settings`` say."""
     collate_fn = collate_fn or partial(collate, pad_token_id=pad_token_id, packing=packing)
     workers = settings.num_workers
+    # Its own generator: a DataLoader draws a base seed for its workers each time an iterator
+    # starts, and drawing it from the global generator would shift the dropout stream of a
+    # resumed run (its iterator starts at another step than the straight run's).
     return DataLoader(PlannedBatches(examples, plan, collate_fn), batch_size=None,
                       sampler=range(start, len(plan)), num_workers=workers,
                       pin_memory=settings.pin_memory and torch.cuda.is_available(),
                       prefetch_factor=settings.prefetch_factor if workers else None,
-                      persistent_workers=False)
+                      persistent_workers=False, generator=torch.Generator().manual_seed(0))
 
 
 class EpochBatches:

@@ -7,7 +7,7 @@ step, (2) publish checkpoints atomically with a verified manifest, (3) carry a t
 across resumes, and (4) add router losses with exact gradient-accumulation normalisation;
 each of these needs overriding Trainer internals that change between transformers releases.
 
-Where the rest lives: batches (``data.packing`` plans, ``data.collate`` collates), the loss
+Where the rest lives: batches (``data.packing`` plans, ``data.loader`` collates through ``data.collate``), the loss
 (``TherapeuticMoEModel.forward_loss``), validation (``training.metrics.evaluate`` over
 ``evaluation.scoring.score_examples``), derived numbers (``training.schedule.Schedule``),
 checkpoint contents (``training.checkpoint``), the exported format (``modeling.saving``).
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from therapeutic_moe.data.chat_render import IGNORE_INDEX
-from therapeutic_moe.data.collate import collate
+from therapeutic_moe.data.loader import EpochBatches, LoaderSettings
 from therapeutic_moe.data.packing import Plan, packing_efficiency, plan_epoch
 from therapeutic_moe.errors import TrainingHalted, UserError
 from therapeutic_moe.modeling import build_model, report_trainable
@@ -135,6 +135,7 @@ class Trainer:
             if state.stop_reason is None:
                 state.stop_reason = "completed"
         self.progress.close()
+        self.batches.close()
         return self.finish()
 
     # --- setup -----------------------------------------------------------------------------
@@ -189,6 +190,9 @@ class Trainer:
         self.packing = cfg.packing in (True, "auto", "true")
         self.lengths = [len(e.input_ids) for e in self.train_ex]
         plan0 = self.plan(0)
+        self.batches = EpochBatches(self.train_ex, self.plan, pad_token_id=self.tokenizer.pad_token_id,
+                                    packing=self.packing, settings=LoaderSettings(self.hw.num_workers,
+                                                                                  self.hw.pin_memory))
         self.schedule = s = Schedule.derive(cfg, len(plan0), self.d.world_size)
         self.echo(f"Data: {len(self.train_ex)} training / {len(self.val_ex)} validation examples, "
                   f"{sum(self.lengths):,} training tokens, {'packed' if self.packing else 'padded'} into "
@@ -286,8 +290,7 @@ class Trainer:
         """Forward and backward over one accumulation window (this rank's share of it)."""
         d, hw, cfg = self.d, self.hw, self.cfg
         step = StepResult(window=window, started=time.monotonic())
-        batches = [collate([[self.train_ex[i] for i in row] for row in mb], pad_token_id=self.pad_id,
-                           packing=self.packing) for mb in window]
+        batches = self.batches.take(self.state.epoch, self.state.micro_batch, len(window))
         # Counted on the CPU tensors before they move: no device sync. Every rank sees the
         # whole window, so the normaliser is global without communication.
         step.trained_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches)
