@@ -102,7 +102,8 @@ def _rubric_cell(entry: dict | None) -> str:
 
 
 def plot_scores(report: dict, path: Path) -> Path:
-    """Bars per model: rubric means (1-5) when judged, and the shares of flagged replies."""
+    """Bars per model: rubric means (1-5, with the number of answers behind each) when judged,
+    and the shares of flagged replies."""
     from matplotlib.figure import Figure
 
     models = report["models"]
@@ -116,6 +117,8 @@ def plot_scores(report: dict, path: Path) -> Path:
             dims = [d for d in DIMENSIONS if d.scale == "1-5"]
             names = [d.title for d in dims]
             values = {m: [report["rubric"][m]["dimensions"][d.key]["mean"] or 0 for d in dims] for m in models}
+            # How many answers each mean rests on: a weak judge may leave a bar standing on one.
+            counts = {m: [f"n={report['rubric'][m]['dimensions'][d.key]['rated']}" for d in dims] for m in models}
             ax.set_ylim(0, 5)
             ax.set_title(f"Judge rubric means ({report['judge']['name']})", fontsize=10)
         else:
@@ -126,7 +129,9 @@ def plot_scores(report: dict, path: Path) -> Path:
             ax.set_ylim(0, 1)
             ax.set_title("Automatic checks (share of generated replies)", fontsize=10)
         for i, m in enumerate(models):
-            ax.bar([x + i * width for x in range(len(names))], values[m], width, label=m)
+            bars = ax.bar([x + i * width for x in range(len(names))], values[m], width, label=m)
+            if panel == "rubric":
+                ax.bar_label(bars, counts[m], fontsize=7, padding=2)
         ax.set_xticks([x + width * (len(models) - 1) / 2 for x in range(len(names))], names,
                       rotation=25, ha="right", fontsize=8)
         ax.legend(fontsize=8)
