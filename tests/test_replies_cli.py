@@ -128,3 +128,14 @@ def test_unreachable_judge_endpoint_stops_with_exit_2(setup, tmp_path, capsys):
     rc = run([str(model_dir), "--dataset", str(data), "--max-questions", "1", "--max-new-tokens", "4",
               "--judge-endpoint", "http://127.0.0.1:9/v1", "--judge-model", "m", "--out", str(tmp_path / "o")])
     assert rc == 2 and "cannot be reached" in capsys.readouterr().err
+
+
+def test_questions_are_pii_scrubbed_as_in_training(setup, tmp_path):
+    model_dir, _, _ = setup
+    data = tmp_path / "pii.json"
+    data.write_text(json.dumps({"conversations": [
+        {"text": "Client: Write to me at jane.doe@example.com, I feel low.\nTherapist: I hear you."}]}))
+    out = tmp_path / "o"
+    assert run([str(model_dir), "--dataset", str(data), "--max-new-tokens", "2", "--out", str(out), "--no-plots"]) == 0
+    written = (out / f"replies_{model_dir.resolve().name}.jsonl").read_text()
+    assert "jane.doe@example.com" not in written and "I feel low" in written

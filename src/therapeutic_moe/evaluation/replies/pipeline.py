@@ -38,6 +38,21 @@ class ReplyEvalPlan:
     plots: bool = field(default=True, metadata={"help": "Write reply_scores.png."})
 
 
+def question_settings(plan: ReplyEvalPlan):
+    """(speakers, PII scrubber) as the first generating model was trained with."""
+    from therapeutic_moe.data.pii import make_scrubber
+    from therapeutic_moe.data.settings import settings_from_config_file
+    from therapeutic_moe.data.transcript import Speakers
+    from therapeutic_moe.inference.model_settings import TRAIN_CONFIG_FILE, load_safety_config, saved_config_path
+
+    model_dir = next((s.path for s in plan.specs if s.kind != "saved"), None)
+    saved = saved_config_path(model_dir, TRAIN_CONFIG_FILE) if model_dir is not None else None
+    cfg = settings_from_config_file(saved, dataset=str(plan.dataset))
+    safety = load_safety_config(plan.safety_config, model_dir)
+    scrubber = make_scrubber(getattr(safety, "pii_scrubbing", True), getattr(safety, "pii_kinds", None))
+    return Speakers(tuple(cfg.assistant_speakers), tuple(cfg.user_speakers)), scrubber
+
+
 def saved_questions(records: list[dict]) -> list[Question]:
     return [Question(r["question_id"], r["messages"], r.get("topic"), r.get("source", "")) for r in records]
 
@@ -114,14 +129,17 @@ def evaluate_replies(plan: ReplyEvalPlan) -> tuple[dict, dict[str, Path]]:
     if plan.pairwise and len(plan.specs) != 2:
         raise ConfigError(f"--pairwise compares exactly two models; {len(plan.specs)} were given")
     if plan.dataset is not None:
-        questions = load_questions(plan.dataset, plan.max_questions)
+        speakers, scrubber = question_settings(plan)
+        questions = load_questions(plan.dataset, plan.max_questions, speakers, scrubber)
     elif all(s.kind == "saved" for s in plan.specs):
         questions = saved_questions(read_replies(plan.specs[0].path))
     else:
         raise ConfigError("--dataset PATH is required to generate replies (held-out questions to answer)")
     replies = collect_replies(plan, questions)
     checks = run_checks(questions, replies)
-    rubric, pairwise, verdicts, raw = run_judge(plan, questions, replies) if plan.judge is not None else (None,) * 2 + ([], [])
+    rubric, pairwise, verdicts, raw = None, None, [], []
+    if plan.judge is not None:
+        rubric, pairwise, verdicts, raw = run_judge(plan, questions, replies)
     models = list(replies)
     per_question = []
     for i, q in enumerate(questions):

@@ -58,13 +58,19 @@ def spread(items: list, count: int) -> list:
     return [items[int(i * step)] for i in range(count)]
 
 
-def load_questions(path: str | Path, max_questions: int = 0, speakers=None) -> list[Question]:
-    """Unique questions of a dataset, at most ``max_questions`` of them (0 = all)."""
+def load_questions(path: str | Path, max_questions: int = 0, speakers=None, scrubber=None) -> list[Question]:
+    """Unique questions of a dataset, at most ``max_questions`` of them (0 = all).
+
+    ``scrubber``: the PII scrubber training used; the model then sees questions as it saw its
+    training data, and no e-mail address or phone number reaches a judge endpoint.
+    """
     from therapeutic_moe.data.formats import load_conversations
     from therapeutic_moe.errors import DataError
 
     unique: dict[str, Question] = {}
     for conv in load_conversations(path, speakers):
+        if scrubber is not None:
+            conv = scrubber.scrub_conversation(conv)
         question = _first_question(conv)
         if question is not None and question.text.strip() and question.id not in unique:
             unique[question.id] = question
