@@ -69,7 +69,7 @@ class MoELoRAMLP(nn.Module):
             return self.base_mlp(hidden_states)
         shape = hidden_states.shape
         x = hidden_states.reshape(-1, shape[-1])
-        routing = self.router.route(self.operator.router_logits(self.router, x))
+        routing = self.router(x, self.operator)  # through __call__: FSDP's hooks gather a sharded router
         out = self.operator.mlp(self, x, routing.gates)
         ctx = self.context
         if ctx.compute_aux:

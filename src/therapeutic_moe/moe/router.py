@@ -65,5 +65,9 @@ class TopKRouter(nn.Module):
                 gates = torch.where(self.routing_steps < self.dense_steps, probs, gates)
         return Routing(logits=logits, probs=probs, topk_index=top_i, gates=gates)
 
-    def forward(self, hidden: torch.Tensor) -> Routing:
-        return self.route(self.logits(hidden))
+    def forward(self, hidden: torch.Tensor, operator=None) -> Routing:
+        """Logits (by ``operator.router_logits`` when given: the fused path), then ``route``.
+        Callers go through ``router(...)``, never ``logits``/``route`` directly: FSDP gathers
+        the sharded weight in the module's forward hook."""
+        logits = self.logits(hidden) if operator is None else operator.router_logits(self, hidden)
+        return self.route(logits)
