@@ -335,7 +335,10 @@ class TrainConfig:
         default="auto", metadata={"help": "Pin host memory for faster copies to the GPU. auto = on with a GPU."}
     )
     torch_compile: bool = field(
-        default=False, metadata={"help": "Compile the model with torch.compile (slow start, faster steps)."}
+        default=False, metadata={"help": "Regional compile: torch.compile (inductor) on each decoder block, in "
+                                 "place (same parameter names, same loss as eager). The first steps compile "
+                                 "(about a minute on a small CPU); packed batches of new widths recompile "
+                                 "until the width is marked dynamic."}
     )
     use_liger_kernel: bool | Auto = field(
         default="auto",

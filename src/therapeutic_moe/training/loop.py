@@ -30,7 +30,7 @@ from therapeutic_moe.data.chat_render import IGNORE_INDEX
 from therapeutic_moe.data.loader import EpochBatches, LoaderSettings
 from therapeutic_moe.data.packing import Plan, packing_efficiency, plan_epoch
 from therapeutic_moe.errors import TrainingHalted, UserError
-from therapeutic_moe.modeling import build_model, report_trainable
+from therapeutic_moe.modeling import build_model, compile as model_compile, report_trainable
 from therapeutic_moe.modeling.saving import export_atomically
 from therapeutic_moe.moe import RoutingStats, balance as moe_balance
 from therapeutic_moe.moe.losses import domain_class_weights
@@ -157,6 +157,9 @@ class Trainer:
 
             applied = apply_fast_kernels(self.model)  # Liger RMSNorm/RoPE/fused CE, fused MoE MLP, varlen attention
             self.echo(f"Fast paths: {', '.join(applied) if applied else 'none available (pip install liger-kernel)'}")
+        if cfg.torch_compile:  # after the fast kernels, so the compiled blocks trace them
+            blocks = model_compile.compile_decoder_blocks(self.model)
+            self.echo(f"torch.compile: {blocks} decoder blocks (regional; the first steps compile)")
         self._describe_model()
 
     def _describe_model(self) -> None:
