@@ -1,9 +1,10 @@
 """Scrub personal identifiers from turn text before tokenization, with counts per kind.
 
-Regex and word-list heuristics, no model: emails, URLs, phone numbers, SSN-like and cued ID
-numbers, dates of birth (after a birth cue), street addresses, and person names (see
-``_name_spans``). It runs on turn content only, so speaker labels are never touched. What
-it cannot catch is listed in docs/data.md; treat it as a safety net, not a guarantee.
+Regex and word-list heuristics, no model (docs/safety.md says why): each kind covers a family
+of HIPAA Safe Harbor identifiers (see pii_patterns.py), and person names come from a given-name
+lexicon plus cues, in any case, hyphenated or accented (see ``_name_spans``). It runs on turn
+content only, so speaker labels are never touched. Measured on planted and real text in
+docs/safety.md; treat it as a safety net, not a guarantee.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from therapeutic_moe.data.domains import did_you_mean
-from therapeutic_moe.data.pii_names import AMBIGUOUS_NAMES, FIRST_NAMES, NOT_NAMES
+from therapeutic_moe.data.pii_names import (
+    AMBIGUOUS_NAMES,
+    COMMON_WORDS,
+    FIRST_NAMES,
+    LOWERCASE_WORDS,
+    NOT_NAMES,
+    PUBLIC_FIGURES,
+)
+from therapeutic_moe.data.pii_patterns import PATTERNS
+from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 from therapeutic_moe.data.types import Conversation, Turn
 from therapeutic_moe.errors import ConfigError
 
@@ -24,51 +34,19 @@ PLACEHOLDERS = {"email": "[EMAIL]", "url": "[URL]", "date_of_birth": "[DOB]", "i
                 "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
 PII_KINDS = tuple(PLACEHOLDERS)
 
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-_DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
-         rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
-         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?)")
-_STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace"
-           r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Close|Crescent|Row|Trail|Grove)\b\.?")
-_UNIT = r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s*#?\w+)?"
-_CITY_STATE_ZIP = r"(?:,\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
-
-# kind -> [(pattern, group to replace)]; group 0 replaces the whole match.
-_PATTERNS: dict[str, list[tuple[re.Pattern, int]]] = {
-    "email": [(re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0)],
-    "url": [
-        (re.compile(r"\b(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]']", re.I), 0),
-        (re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|us|uk|info|me|edu|gov|app|ly)"
-                    r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'])?(?!\w|\.\w)", re.I), 0),
-    ],
-    "date_of_birth": [(re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
-                        rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({_DATE})"), 1)],
-    "id_number": [
-        (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
-        (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
-        (re.compile(r"(?i:\b(?:id|identification|account|acct|member|policy|patient|record|mrn|licen[cs]e|passport"
-                    r"|insurance|case|ssn|social security|nhs|student|employee|badge|reference|ref)\b\.?"
-                    r"(?:\s*(?:number|no\.?|num|#|id))?\s*(?:is|:|#)?\s*)((?=[A-Z0-9-]*\d{4})[A-Z0-9][A-Z0-9-]{3,})"), 1),
-    ],
-    "phone": [
-        (re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w-])"), 0),
-        (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"), 0),
-        (re.compile(r"(?<![\w-])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w-])"), 0),
-        (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])"), 0),
-        (re.compile(r"(?<![\w-])\d{10,11}(?![\w-])"), 0),
-    ],
-    "address": [
-        (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\s+){{1,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
-        (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+", re.I), 0),
-        (re.compile(r"(?i:\b(?:live|lives|living|moved|grew up)\s+(?:on|at)\s+)((?:[A-Z][a-z]+\s+){1,3}"
-                    r"(?:Street|Avenue|Road|Lane|Drive|Boulevard|Court|Terrace))\b"), 1),
-    ],
-}
+_PATTERNS = PATTERNS
 
 _DIGIT = re.compile(r"\d")
-_DIGIT_KINDS = ("date_of_birth", "id_number", "phone")  # every pattern of these needs a digit: skip digit-free text fast
+_DIGIT_KINDS = ("phone",)  # every pattern of these needs a digit: skip digit-free text fast
 
-_NAME_TOKEN = re.compile(r"\b[A-Z][a-z]*(?:['’-][A-Z][a-z]+)*\b")
+_UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+_NAME_TOKEN = re.compile(rf"\b[{_UPPER}][{_LOWER}]*(?:['’-][{_UPPER}][{_LOWER}]+)*\b")
+_LOWER_TOKEN = re.compile(rf"(?<![\w@#/.-])[{_LOWER}]+(?:-[{_LOWER}]+)*(?![\w@#/'’-])")
+# After "my son" an unknown lowercase word is a name only when what follows reads like a
+# sentence going on about that person ("my son mateo got ...", "my partner aoife works ...").
+_AFTER_NAME = re.compile(r"^\s+(?:is|was|has|had|said|says|told|got|gets|came|comes|went|goes|works|worked|lives"
+                         r"|lived|keeps|kept|texted|texts|called|calls|drove|helps|helped|wants|thinks|knows|loves"
+                         r"|left)\b")
 _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|partner|boyfriend|girlfriend"
         r"|friend|best friend|boss|aunt|uncle|cousin|grandmother|grandfather|grandma|grandpa|niece|nephew"
         r"|coworker|co-worker|colleague|roommate|ex|fianc[ée]e?|teacher|neighbou?r|kid|child|stepdad|stepmom"
@@ -85,15 +63,31 @@ _STRONG_CUE = re.compile(
 # Weaker cue: only a known given name (ambiguous ones included) counts after it.
 _WEAK_CUE = re.compile(r"\b(?i:i'm|i’m|i am|this is|it's|it is)\s+$")
 _VOCATIVE_END = re.compile(r",\s+$")
-_LOWERCASE_NAME = re.compile(r"\b(?i:my name is|my name's|call me)\s+([a-z]+)\b")
+# Lowercase text: a cue before a word that is no common word makes it a name ("my son mateo").
+_LOWER_CUE = re.compile(
+    r"(?i:\b(?:my name is|my name's|name's|call me|named|dr|mr|mrs|ms|prof)\.?"
+    rf"|\b(?:my|his|her|our|their|your)\s+(?:{_KIN})\s*,?"
+    r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?)\s+$"
+)
+_ACCENTS = str.maketrans("àáâãäåçèéêëìíîïñòóôõöøùúûüýÿ", "aaaaaaceeeeiiiinoooooouuuuyy")
+
+
+def _plain(word: str) -> str:
+    return word.lower().translate(_ACCENTS)
+
+
+def _known_name(word: str) -> bool:
+    """A given name in the lexicon, also when hyphenated ("Mary-Kate") or accented ("Lucía")."""
+    plain = _plain(word)
+    return plain in FIRST_NAMES or any(part in FIRST_NAMES for part in re.split(r"['’-]", plain) if len(part) > 2)
 
 
 def _is_name_word(word: str) -> bool:
     return len(word) > 1 and word.lower() not in NOT_NAMES
 
 
-def _name_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of likely person names (first name plus an adjacent capitalised surname)."""
+def _capitalised_spans(text: str) -> list[tuple[int, int]]:
+    """Capitalised names: a known given name, or any word after a strong cue, plus a surname."""
     spans: list[tuple[int, int]] = []
     tokens = list(_NAME_TOKEN.finditer(text))
     skip_until = -1
@@ -104,7 +98,7 @@ def _name_spans(text: str) -> list[tuple[int, int]]:
         before = text[max(0, tok.start() - 40):tok.start()]
         after = text[tok.end():tok.end() + 2]
         is_name = (
-            (lower in FIRST_NAMES)
+            (_known_name(word) and lower not in AMBIGUOUS_NAMES and lower not in NOT_NAMES)
             or (_is_name_word(word) and _STRONG_CUE.search(before) is not None)
             or (lower in AMBIGUOUS_NAMES and _WEAK_CUE.search(before) is not None)
             # "..., Maria." / "..., Maria?" addresses the listener by name
@@ -117,11 +111,41 @@ def _name_spans(text: str) -> list[tuple[int, int]]:
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if nxt is not None and text[end:nxt.start()] == " " and _is_name_word(nxt.group()):
             end = nxt.end()  # surname
+        if text[tok.start():end].lower() in PUBLIC_FIGURES:
+            continue
         spans.append((tok.start(), end))
         skip_until = end
-    for match in _LOWERCASE_NAME.finditer(text):
-        if match.group(1) in FIRST_NAMES:
-            spans.append(match.span(1))
+    return spans
+
+
+def _lowercase_spans(text: str) -> list[tuple[int, int]]:
+    """Lowercase names: a known given name that is no common word, or a non-word after a cue."""
+    spans = []
+    for tok in _LOWER_TOKEN.finditer(text):
+        word = tok.group()
+        if word in COMMON_WORDS or word in NOT_NAMES or len(word) < 2:
+            continue
+        cued = _LOWER_CUE.search(text[max(0, tok.start() - 40):tok.start()]) is not None
+        known = _known_name(word) and word not in AMBIGUOUS_NAMES and word not in LOWERCASE_WORDS
+        unknown_ok = _looks_like_name(word) and _AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
+        if known or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
+            spans.append(tok.span())
+    return spans
+
+
+def _looks_like_name(word: str) -> bool:
+    """After a cue, an unknown lowercase word counts only when it is no everyday word: we have
+    no dictionary, so words with common English endings are left alone."""
+    return not re.search(r"(?:ing|ed|ly|ness|ment|ful|less|ous|ive|able|ible|er|est|s)$", word)
+
+
+def _name_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of likely person names, in any case."""
+    spans = _capitalised_spans(text)
+    taken = [range(s, e) for s, e in spans]
+    for start, end in _lowercase_spans(text):
+        if not any(start in r for r in taken):
+            spans.append((start, end))
     return sorted(set(spans))
 
 
@@ -152,7 +176,8 @@ class PiiScrubber:
             elif kind in _DIGIT_KINDS and not _DIGIT.search(text):
                 continue
             else:
-                spans = [m.span(group) for pattern, group in _PATTERNS[kind] for m in pattern.finditer(text)]
+                spans = [m.span(group) for pattern, group in _PATTERNS[kind] for m in pattern.finditer(text)
+                         if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
             if spans:
                 self.counts[kind] += len(spans)

@@ -46,6 +46,42 @@ valentina valerie vanessa vera veronica vicky victor victoria vijay vikram vince
 walter wanda wayne wei wendy william xavier yasmin yolanda yusuf yuki zach zachary zainab zara zoe
 """
 
+# More given names by region (common names, written from general knowledge): Irish and Scottish,
+# Nordic, Slavic, Southern European and Latin American, West/East African, Arabic and Persian,
+# South Asian, East Asian, Maori and Pacific.
+_MORE_NAMES = """
+aoife saoirse siobhan niamh ciara caoimhe sinead orla roisin aisling grainne eoin cian oisin padraig seamus
+declan ronan fionn cormac tadhg ailsa isla morag hamish angus euan fraser lachlan mhairi
+astrid sigrid freya solveig liv ingeborg birgit annika linnea maja elin henrik lars nils anders bjorn
+magnus sven erik leif torsten jens mads soren kasper rasmus
+tadeusz krzysztof wojciech grzegorz piotr pawel tomasz marek jakub kasia katarzyna agnieszka malgorzata
+zofia jadwiga dorota ewa bogdan vladimir sergei sergey alexei aleksandr nikolai yuri oleg igor boris
+svetlana tatiana natasha yelena irina ludmila oksana anastasia ekaterina galina milena dragan goran
+zoran milan jelena ivana petra tereza lucie jana radek ondrej
+mateo matteo giovanni giuseppe francesco luca marco alessandro lorenzo andrea chiara giulia francesca
+alessia federica beatriz ines joao tiago goncalo rui afonso leonor catarina mariana luisa jose luis
+javier alvaro ignacio joaquin agustin valentin thiago benjamin martina camila valeria ximena guadalupe
+lupita consuelo rocio pilar inmaculada mercedes dolores esperanza milagros yesenia maricela itzel
+olumide adebayo adewale ayodele babajide chukwuemeka chinedu chidinma ngozi nnamdi obinna ifeoma
+oluwaseun tunde funmilayo yetunde folake kehinde taiwo temitope uchenna amaka nkechi kwabena kwaku
+kwesi yaw kojo akosua abena ama efua adwoa esi kofi kwame abdi amara ayana aminata fatou moussa
+ousmane mamadou ibrahima aissatou mariama thandiwe thabo sipho zanele nomvula lerato tendai tatenda
+wanjiru wambui njeri kamau otieno achieng akinyi baraka zawadi
+youssef yusuf mustafa mahmoud khaled karim tarek walid rania layla leyla nour yara dina hala samira
+salma hiba reem dalia rana mona shirin parisa farzaneh mehdi reza dariush arash babak navid omid
+soraya azadeh golnar
+aarav vihaan aditya ananya diya ishaan kabir rohan rohit arjun karan siddharth varun vivek akash
+amitabh harpreet gurpreet jaspreet manpreet simran navneet parminder baljit kiran sunita meena geeta
+savita anjali kavya lakshmi divya swati shweta pallavi nandini rekha aishwarya tanvi
+xiaoming xiaoli jing ying lan fang hong jun hao yong jie lei ming qiang tao wen xin
+yan yu zhang haruto yuto sota riku hina yui aoi sakura haruka yuna rina takeshi kenta
+daiki shota yuki ji-woo jiwoo min-jun minjun seo-yeon seoyeon ji-hoon jihoon hye-jin hyejin eun-ji
+sung thanh linh trang huong duc minh quang
+wiremu aroha mere hemi tane anahera rangi manaia sione losa mele tevita
+jess jessie becca bex liz lizzy beth meg maddie kenny stevie bri nate gabe zeke
+benji cody kyle brody cooper archie alfie ollie freddie harvey reggie teddie
+"""
+
 # Given names that are also ordinary words, months or virtues: scrubbed only after a cue.
 _AMBIGUOUS = """
 will hope grace faith joy may april june august rose lily iris daisy ivy holly dawn eve summer autumn
@@ -70,6 +106,43 @@ yeah yep yup sure right alright um uh hmm wow great good fine please sorry after
 at in on for with to from now still even maybe again only every all some any one two three
 """
 
-FIRST_NAMES = frozenset(_FIRST_NAMES.split())
+FIRST_NAMES = frozenset(_FIRST_NAMES.split() + _MORE_NAMES.split())
 AMBIGUOUS_NAMES = frozenset(_AMBIGUOUS.split())
 NOT_NAMES = frozenset(_NOT_NAMES.split())
+
+# Lowercase words that are given names in the list above but far more often ordinary words:
+# scrubbed in lowercase only after a cue ("my sister jade").
+LOWERCASE_WORDS = frozenset("""
+jasmine dale lan fang hong jun lei ming tao wen xin yan yu sung mere liv jing ying jie hao ama esi
+ewa rui mona dina lara
+""".split())
+
+# Common words that a cue such as "my son" or "text" may be followed by: never a name.
+COMMON_WORDS = frozenset("""
+is was has had have and or but who that which when where what how why if as at in on for with to from of
+by about like just really also still always never ever now then again already even only too very so
+said says told tells called calls came comes went goes got gets keeps kept left leaves lives lived
+thinks thought wants wanted needs needed likes loves loved hates hated knows knew does did doesnt didnt
+dont can cant could couldnt will wont would wouldnt should shouldnt might must may being been be are
+were am not no yes ok okay sure well oh yeah um uh mm hmm like kind sort whole own best new old
+little big young older younger ex late dear poor only first last other another same whole
+works worked working helps helped drove drives passed died dies moved moves tried tries texted
+texts says asked asks picked found finds made makes took takes gave gives brought sent sends saw sees
+back home there here away out up down over off into onto the a an this those these my his her
+their our your me him them us it its something someone somebody anything anyone nothing nobody
+everyone everything all both each every some any many much more most less few lot lots
+because since until while after before though although unless whether
+and stuff too
+""".split())
+
+# Public figures and characters a client may name in passing; not patient identifiers.
+PUBLIC_FIGURES = frozenset("""
+taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|kamala harris|oprah winfrey
+|elon musk|bill gates|steve jobs|mark zuckerberg|kim kardashian|kanye west|lady gaga|billie eilish
+|ariana grande|justin bieber|beyonce knowles|rihanna|adele|ed sheeran|harry styles|lebron james
+|serena williams|simone biles|tom hanks|robin williams|brene brown|carl jung|sigmund freud|viktor frankl
+|sylvia plath|virginia woolf|ernest hemingway|stephen king|jordan peterson|gabor mate|tony robbins
+|martin luther king|nelson mandela|princess diana|prince harry|king charles|queen elizabeth
+|harry potter|jon snow|walter white|winnie the pooh|mickey mouse|selena gomez|demi lovato|kurt cobain
+|marilyn monroe|albert einstein|abraham lincoln|john lennon|paul mccartney|bob marley|jesus christ
+""".replace("\n", "").split("|"))

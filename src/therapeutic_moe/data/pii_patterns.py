@@ -1,0 +1,136 @@
+"""Regular expressions behind ``pii.py``, grouped by the kind whose placeholder replaces them.
+
+Each kind is a family of HIPAA Safe Harbor identifiers:
+- email: addresses, also spelled out ("jess dot m at outlook dot com", "sam[at]proton[dot]me")
+- url: web addresses, IP addresses (v4, v6) and social-media handles (online identifiers)
+- date_of_birth: every date tied to the person (birth, admission, discharge, appointments):
+  day and month, with or without the year. A year alone is kept (Safe Harbor keeps years).
+- id_number: SSNs (with or without dashes), cards, and numbers after a cue (medical record,
+  health plan, account, licence, policy, case, report, student, ...), vehicle plates after
+  a cue, VINs, device identifiers (IMEI, serials, MAC addresses, UUIDs)
+- phone: phone and fax numbers, with extensions, toll-free and international forms
+- address: street addresses (US and non-US), PO boxes, ZIP and postal codes (US, UK,
+  Canada), apartments, counties, and the place after "I live in" / "moved to"
+"""
+
+from __future__ import annotations
+
+import re
+
+Pattern = tuple[re.Pattern, int]  # (pattern, group to replace; 0 = the whole match)
+
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December"
+           r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec")
+_MONTH = rf"(?:{_MONTHS})\b\.?"
+_MONTH_I = rf"(?i:{_MONTHS})\b\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
+        rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
+        rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?)")
+_STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace"
+           r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Close|Crescent|Row|Trail|Grove|Kingsway|Gardens"
+           r"|Mews|Walk|Hill|Park)\b\.?")
+_UNIT = r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s*#?\w+)?"
+_UK_POSTCODE = r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b"
+_CA_POSTCODE = r"\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"
+_CITY_STATE_ZIP = (r"(?:,\s+[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+)?)?(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+                   rf"(?:,?\s+(?:{_UK_POSTCODE}|{_CA_POSTCODE}))?")
+# Street words that come BEFORE the name in many languages ("rue des Lilas 14", "Calle Mayor 12").
+_FOREIGN_STREET_FIRST = (r"(?:rue|bd|chemin|impasse|calle|avenida|av\.|carrer|plaza|paseo"
+                         r"|via|viale|piazza|corso|rua|travessa|praça|ulica|ul\.|straat|laan)")
+# Street words glued to the end of the name ("Hauptstraße", "Kerkstraat", "Birkenweg").
+_FOREIGN_STREET_SUFFIX = r"[A-ZÄÖÜ][\wäöüß]*(?:stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|straat|gatan|gade|vej|veien)"
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"  # a capitalised word (Latin scripts)
+_ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|medical record|health plan"
+           r"|licen[cs]e|driver'?s licen[cs]e|passport|insurance|claim|case|docket|report|police report"
+           r"|incident report|ssn|social security|nhs|student|employee|badge|reference|ref|certificate"
+           r"|beneficiary|prescription|rx|confirmation|ticket|booking|routing|iban)")
+_PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|tag)"
+_DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|device id|device identifier|mac address|udid|imsi)"
+_NUMBER_WORDS = r"(?:\s*(?:number|no\.?|num|#|id|code))?"
+_IS = r"\s*(?:is|was|:|#|=)?\s*"
+# "serial number of my hearing aid is ...", "device ID on my tracker is ...": what it belongs to
+_OF_WHAT = r"(?:\s+(?:of|on|for|from)\s+(?:my|the|his|her|our|their)\s+[a-z]+(?:\s[a-z]+)?(?=\s+(?:is|was)\b))?"
+_DOT = r"(?:\.|\s*(?:\(dot\)|\[dot\]|\{dot\})\s*|\s+dot\s+)"
+_AT = r"(?:@|\s*(?:\(at\)|\[at\]|\{at\})\s*|\s+at\s+)"
+_TLD = r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br|info|biz|ie|nz|za|ch|se|no)"
+
+PATTERNS: dict[str, list[Pattern]] = {
+    "email": [
+        (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
+        # spelled out: a word, "at" in some form, a domain with "dot" in some form, a known TLD
+        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:{_DOT}[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]*(?:{_DOT}[a-z0-9][\w-]*)*"
+                    rf"{_DOT}{_TLD}\b"), 0),
+    ],
+    "url": [
+        (re.compile(r"\b(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]']", re.I), 0),
+        (re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|us|uk|info|me|edu|gov|app|ly|de|fr|ca"
+                    r"|au|in|nl|es|it|ru|jp|br|dev|ai|tv|xyz|blog|health)"
+                    r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'])?(?!\w|\.\w)", re.I), 0),
+        (re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)"), 0),
+        (re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-f]{1,4}:){1,6}:"
+                    r"(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])", re.I), 0),
+        # @handle, u/name, name#1234 (Discord), and a handle after a platform cue
+        (re.compile(r"(?<![\w.@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])"), 0),
+        (re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}\b"), 0),
+        (re.compile(r"(?<![\w#])[A-Za-z][\w.]{1,30}#\d{4}\b"), 0),
+        (re.compile(r"(?i:\b(?:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|discord|telegram|kik|reddit|twitch"
+                    r"|user ?name|gamertag)\b(?:\s+(?:handle|name|account|user ?name))?[\s,]*(?:is|:|-)?\s*"
+                    r"(?:(?:me|it)\s+)?)(?!(?i:is|and|but|or|the|me|it|a|an|so|too|account)\b)"
+                    r"((?=[\w.]*(?:\d|_|\.\w))[A-Za-z0-9_][\w.]{2,29}[A-Za-z0-9_])"), 1),
+    ],
+    "date_of_birth": [
+        (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
+                    rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}})"), 1),
+        (re.compile(rf"(?<![\w/.-])(?:{DATE})(?![\w/-])"), 0),
+        (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
+        (re.compile(rf"(?i:\b(?:on|since|until|from|by)\s+)({_MONTH_I}\s+{_DAY})\b"), 1),
+    ],
+    "id_number": [
+        (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
+        (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
+        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{{3,}}"
+                    r"(?:\s\d{3,}){0,3})"), 1),
+        (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
+        (re.compile(rf"(?i:\b{_PLATE_CUE}\b{_NUMBER_WORDS}{_IS})((?=[A-Z0-9 -]*\d)(?=[A-Z0-9 -]*[A-Z])"
+                    r"[A-Z0-9]{2,4}[ -]?[A-Z0-9]{2,5})\b"), 1),
+        (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
+        (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
+        (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
+        (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), 0),  # UUID
+        (re.compile(r"(?<![\w-])\d{15}(?![\w-])"), 0),  # IMEI-length
+        (re.compile(r"(?<![\w-])\d{9}(?![\w-])"), 0),  # SSN without dashes, or another 9-digit number
+    ],
+    "phone": [
+        (re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w-])"
+                    r"(?:\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
+        (re.compile(r"(?<![\w-])(?:1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
+                    r"(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
+        (re.compile(r"(?<![\w-])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w-])"), 0),
+        (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])"), 0),
+        (re.compile(r"(?<![\w-])\d{10,11}(?![\w-])"), 0),
+    ],
+    "address": [
+        (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
+        (re.compile(rf"(?i:\b(?:flat|apartment|apt|unit|suite)\.?\s*#?\d+[a-z]?\b,?\s*)(?:\d{{1,6}}[A-Za-z]?\s+"
+                    rf"(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}{_CITY_STATE_ZIP})?"), 0),
+        (re.compile(rf"(?i:\b{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di|dos|das)\s+)*"
+                    rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,?\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}})?(?:,?\s+{_CAP}(?:\s{_CAP})?)?"), 0),
+        (re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?i:{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di)\s+)*"
+                    rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
+        (re.compile(rf"(?:\b\d{{1,5}}[a-z]?\s+)?\b{_FOREIGN_STREET_SUFFIX}(?:\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
+        (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+", re.I), 0),
+        (re.compile(r"(?i:\b(?:live|lives|living|moved|grew up)\s+(?:on|at)\s+)((?:[A-Z][a-z]+\s+){1,3}"
+                    r"(?:Street|Avenue|Road|Lane|Drive|Boulevard|Court|Terrace))\b"), 1),
+        (re.compile(r"(?i:\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode)\b(?:\s+(?:is|was))?\s*:?\s*)"
+                    rf"(\d{{5}}(?:-\d{{4}})?|{_UK_POSTCODE}|{_CA_POSTCODE})"), 1),
+        (re.compile(r"(?:\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?,\s+)?(?<![\w-])[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])"), 0),  # (city,) state ZIP
+        (re.compile(rf"(?<![\w-]){_UK_POSTCODE}"), 0),
+        (re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s(?:County|Parish|Borough)\b"), 0),
+        (re.compile(r"(?i:\b(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
+                    r"(?:\s+(?:here|there))?\s+(?:in|to)\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
+                    r"(?!\s+(?:County|Parish|Borough))"), 1),
+        (re.compile(r"(?i:\b(?:i'?m|i am|we'?re|we are)\s+from\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
+                    r"(?=\s+originally|\s*[,.]?\s*$)"), 1),
+    ],
+}
