@@ -64,6 +64,7 @@ def test_generate_check_judge_and_report(setup, tmp_path, capsys):
     assert report["questions"] == 4 and report["models"] == ["tuned", "base"]
     assert set(report["files"]) == {"json", "markdown", "judge_answers", "plot"}
     assert (out / "reply_scores.png").stat().st_size > 1000
+    assert not any(q in (out / "replies_report.json").read_text() for q in QUESTIONS)  # numbers, no text
     crisis = 1 if real_safety_available() else 0
     for model in ("tuned", "base"):
         auto = report["automatic"][model]

@@ -145,7 +145,7 @@ def evaluate_replies(plan: ReplyEvalPlan) -> tuple[dict, dict[str, Path]]:
     for i, q in enumerate(questions):
         row = {"question_id": q.id, "topic": q.topic,
                "models": {m: {"checks": checks[m][q.id], "finish_reason": replies[m][q.id]["finish_reason"],
-                              **({"rubric": rubric[m][q.id]} if rubric else {})} for m in models}}
+                              **({"rubric": _without_text(rubric[m][q.id])} if rubric else {})} for m in models}}
         if verdicts:
             row["pairwise"] = verdicts[i]
         per_question.append(row)
@@ -162,6 +162,12 @@ def evaluate_replies(plan: ReplyEvalPlan) -> tuple[dict, dict[str, Path]]:
     report["seconds"] = round(time.time() - start, 1)  # generation and judging; writing is negligible
     files = write_report(report, questions, replies, plan.out_dir, raw, plots=plan.plots)
     return report, files
+
+
+def _without_text(entry: dict) -> dict:
+    """A rubric entry for the JSON report: the judge's rationale may quote the question, and
+    stays in the raw answers of judge_answers.jsonl."""
+    return {k: v for k, v in entry.items() if k != "rationale"}
 
 
 def _default_device(plan: ReplyEvalPlan) -> str:
