@@ -11,6 +11,7 @@ import gc
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -58,25 +59,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def peak_of_step(trainer: Trainer, batch: dict) -> int | None:
-    """Peak allocated bytes during one step, or None when it runs out of memory."""
-    device = trainer.device
+def peak_memory_of(run: Callable[[], object], device: torch.device, after_oom: Callable[[], None]) -> int | None:
+    """Peak allocated bytes while ``run()`` runs, or None when it runs out of memory (then
+    ``after_oom()`` drops what the failed attempt left, e.g. half-accumulated gradients).
+    The memory probe of the bench and of the trainer's ``auto_find_batch_size``; 0 off CUDA."""
     if device.type != "cuda":
-        trainer.step(batch)
+        run()
         return 0
     try:
         _sync(device)
         torch.cuda.reset_peak_memory_stats()
-        trainer.step(batch)
+        run()
         _sync(device)
         return torch.cuda.max_memory_allocated()
     except Exception as exc:
         if not is_oom(exc):
             raise
     # Outside the except block: the traceback no longer pins the step's tensors.
-    trainer.optimizer.zero_grad(set_to_none=True)
+    after_oom()
     free_memory()
     return None
+
+
+def peak_of_step(trainer: Trainer, batch: dict) -> int | None:
+    """Peak allocated bytes during one optimizer step, or None when it runs out of memory."""
+    return peak_memory_of(lambda: trainer.step(batch), trainer.device,
+                          lambda: trainer.optimizer.zero_grad(set_to_none=True))
 
 
 def choose_batch(peak_1: int, peak_2: int | None, budget: int, max_batch: int) -> int:

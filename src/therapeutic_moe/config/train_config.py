@@ -347,8 +347,11 @@ class TrainConfig:
     )
     auto_find_batch_size: bool = field(
         default=False,
-        metadata={"help": "On out-of-memory, halve per_device_train_batch_size (and double "
-                  "gradient_accumulation_steps) and retry."},
+        metadata={"help": "CUDA: before training, probe the model's peak memory with 1 and 2 rows of "
+                  "max_seq_length tokens (the bench's memory probe) and train with the largest micro-batch "
+                  "that fits 90 % of the GPU memory and divides per_device_train_batch_size x "
+                  "gradient_accumulation_steps, which stays the global batch. CPU: the configured sizes "
+                  "are kept (the start-up line says so)."},
     )
     load_in_4bit: bool = field(
         default=False,

@@ -192,6 +192,8 @@ class Trainer:
                 [e.domain for e in self.train_ex], model.moe_config.num_experts, self.hw.device)
         self.packing = cfg.packing in (True, "auto", "true")
         self.lengths = [len(e.input_ids) for e in self.train_ex]
+        if cfg.auto_find_batch_size:  # before the plan: it sets the micro-batch
+            self.find_batch_size()
         plan0 = self.plan(0)
         self.batches = EpochBatches(self.train_ex, self.plan, pad_token_id=self.tokenizer.pad_token_id,
                                     packing=self.packing, settings=LoaderSettings(self.hw.num_workers,
@@ -202,6 +204,19 @@ class Trainer:
                   f"{len(plan0)} micro-batches per epoch (fill "
                   f"{packing_efficiency(self.lengths, plan0, cfg.max_seq_length):.0%}); "
                   f"{s.steps_per_epoch} optimizer steps per epoch, {s.total_steps} in total")
+
+    def find_batch_size(self) -> None:
+        """auto_find_batch_size: the largest micro-batch that fits, the global batch kept (every rank
+        takes the smallest rank's choice)."""
+        from therapeutic_moe.training.batch_size import find_batch_size
+
+        cfg = self.cfg
+        choice = find_batch_size(cfg, self.model, self.hw.device, self.hw.autocast, self.model.config.vocab_size)
+        global_rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+        rows = torch.tensor(float(choice.micro_batch), device=self.hw.device)
+        rows = int(self.d.all_reduce_(rows, op=torch.distributed.ReduceOp.MIN if self.d.enabled else None))
+        cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = rows, global_rows // rows
+        self.echo(choice.message)
 
     def plan(self, epoch: int) -> Plan:
         """The epoch's micro-batch plan, built once per epoch (a pure function of seed and epoch)."""
