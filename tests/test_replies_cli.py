@@ -140,3 +140,22 @@ def test_questions_are_pii_scrubbed_as_in_training(setup, tmp_path):
     assert run([str(model_dir), "--dataset", str(data), "--max-new-tokens", "2", "--out", str(out), "--no-plots"]) == 0
     written = (out / f"replies_{model_dir.resolve().name}.jsonl").read_text()
     assert "jane.doe@example.com" not in written and "I feel low" in written
+
+
+def test_endpoint_judge_from_the_command_line(setup, tmp_path, monkeypatch):
+    from test_replies_endpoint import FakeJudgeServer
+
+    model_dir, data, _ = setup
+    monkeypatch.setenv("REPLIES_TEST_KEY", "k")
+    out = tmp_path / "o"
+    with FakeJudgeServer() as server:
+        rc = run([str(model_dir), f"base:{model_dir}", "--dataset", str(data), "--max-new-tokens", "6",
+                  "--judge-endpoint", server.url, "--judge-model", "judge", "--judge-api-key-env", "REPLIES_TEST_KEY",
+                  "--pairwise", "--out", str(out), "--no-plots"])
+    assert rc == 0
+    report = json.loads((out / "replies_report.json").read_text())
+    generated = 4 - report["automatic"]["base"]["crisis_replies"]
+    assert report["rubric"]["base"]["ok"] == generated and report["rubric"]["base"]["dimensions"]["empathy"]["mean"] == 4
+    assert report["pairwise"]["inconsistent"] == generated and report["pairwise"]["first_position_pick_share"] == 1.0
+    assert len(server.requests) == 2 * generated + 2 * generated
+    assert {h["Authorization"] for h in server.headers} == {"Bearer k"}
