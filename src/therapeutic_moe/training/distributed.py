@@ -118,6 +118,8 @@ def shard(module: LossModule, model: nn.Module, device: torch.device) -> nn.Modu
     for p in model.parameters():
         if p.requires_grad:
             dist.broadcast(p.data, src=0)
+    for b in model.buffers():  # e.g. the compensated init's frozen expert copies (as DDP does)
+        dist.broadcast(b, src=0)
     half = device.type == "cuda" and any(p.dtype == torch.bfloat16 for p in model.parameters())
     # bf16 frozen weights and fp32 adapters share a block: compute in bf16, reduce gradients in fp32.
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if half else MixedPrecisionPolicy()
