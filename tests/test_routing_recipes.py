@@ -45,6 +45,16 @@ def test_compensated_init_is_the_base_model_at_step_0(variant):
     assert all(float(e.expert_B.abs().sum()) > 0 for layer in model.moe_layers for e in layer.experts.values())
 
 
+def test_compensated_init_keeps_the_zero_inits_router_and_a_draws():
+    torch.manual_seed(0)
+    zero = wrap_model(tiny_llama(seed=0), tiny_cfg(), "tiny")
+    torch.manual_seed(0)
+    comp = wrap_model(tiny_llama(seed=0), tiny_cfg(expert_init="compensated"), "tiny")
+    for a, b in zip(zero.moe_layers, comp.moe_layers):
+        assert torch.equal(a.router.weight, b.router.weight)
+        assert all(torch.equal(a.experts[n].expert_A, b.experts[n].expert_A) for n in a.experts)
+
+
 def test_routers_get_lm_gradient_at_step_0_only_with_the_compensated_init():
     zero = wrap_model(tiny_llama(seed=0), tiny_cfg(), "tiny")
     comp = wrap_model(tiny_llama(seed=0), tiny_cfg(expert_init="compensated"), "tiny")

@@ -26,7 +26,7 @@ from torch import nn
 class StackedLoRAExperts(nn.Module):
     def __init__(self, in_features: int, out_features: int, num_experts: int, r: int, alpha: float,
                  dropout: float = 0.0, *, shared_a: bool = False, shared_expert: bool = False,
-                 init: str = "zero", init_std: float = 0.02):
+                 init: str = "zero", init_std: float = 0.02, draw_now: bool = True):
         super().__init__()
         self.num_experts, self.r, self.scaling = num_experts, r, alpha / r
         self.shared_a, self.shared_expert = shared_a, shared_expert
@@ -43,11 +43,21 @@ class StackedLoRAExperts(nn.Module):
             self.expert_A.data[:, e * r:(e + 1) * r] = block.t()
         self.compensated = init == "compensated"
         if self.compensated:
-            nn.init.normal_(self.expert_B, std=init_std)
             # Buffers, not parameters: frozen, saved with the expert weights (moe_layers.pt).
-            self.register_buffer("init_A", self.expert_A.detach().clone())
-            self.register_buffer("init_B", self.expert_B.detach().clone())
+            self.register_buffer("init_A", torch.zeros_like(self.expert_A.detach()))
+            self.register_buffer("init_B", torch.zeros_like(self.expert_B.detach()))
+            if draw_now:
+                self.draw_compensated(init_std)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    @torch.no_grad()
+    def draw_compensated(self, std: float) -> None:
+        """B ~ N(0, std), and the frozen copies become the current (A, B): the delta is exactly 0.
+        ``inject_experts`` calls this after building every layer, so that the routers and A
+        matrices get the same random draws as with the zero init (a fair comparison)."""
+        nn.init.normal_(self.expert_B, std=std)
+        self.init_A.copy_(self.expert_A)
+        self.init_B.copy_(self.expert_B)
 
     @property
     def plain(self) -> bool:

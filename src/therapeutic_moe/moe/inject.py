@@ -60,4 +60,6 @@ def inject_experts(model: nn.Module, cfg: MoEConfig) -> tuple[list[MoELoRAMLP], 
         wrapped.experts.to(device=ref.device)
         setattr(parent, attr, wrapped)
         layers.append(wrapped)
+    for layer in layers:  # after every layer is built: routers and A get the zero init's draws
+        layer.draw_compensated_experts()
     return layers, context

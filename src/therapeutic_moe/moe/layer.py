@@ -44,13 +44,19 @@ class MoELoRAMLP(nn.Module):
                                  counts_steps=cfg.counts_steps)
         shapes = {"gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (down.in_features, down.out_features)}
         variant = dict(shared_a=cfg.expert_structure == "shared_a", shared_expert=cfg.shared_expert,
-                       init=cfg.expert_init, init_std=cfg.expert_init_std)
+                       init=cfg.expert_init, init_std=cfg.expert_init_std, draw_now=False)
         self.experts = nn.ModuleDict({
             name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout,
                                      **variant)
             for name in cfg.target_modules
         })
         self.operator: ExpertOperator = REFERENCE_OPERATOR  # a plain object, not a submodule
+
+    def draw_compensated_experts(self) -> None:
+        """Start the compensated init (a no-op for other inits); see ``StackedLoRAExperts``."""
+        for experts in self.experts.values():
+            if experts.compensated:
+                experts.draw_compensated(self.cfg.expert_init_std)
 
     def saved_tensors(self):
         """(name, tensor) of everything the saved MoE weights hold for this layer: router and
@@ -84,7 +90,10 @@ class MoELoRAMLP(nn.Module):
         z = router_z_loss(routing.logits, mask)
         dom = None
         sample_probs = None
-        if ctx.sample_ids is not None and ctx.sample_domains is not None and ctx.sample_domains.numel():
+        # Per-sample probabilities feed the domain loss and the statistics: skipped when neither
+        # runs. The same in the forward and its checkpoint recompute (both settings hold for the step).
+        wanted = ctx.compute_domain_loss or ctx.stats is not None
+        if wanted and ctx.sample_ids is not None and ctx.sample_domains is not None and ctx.sample_domains.numel():
             sample_probs = sample_mean_probs(routing.probs, ctx.sample_ids, ctx.sample_domains.shape[0])
             if ctx.compute_domain_loss:
                 dom = domain_routing_loss(sample_probs, ctx.sample_domains, ctx.domain_class_weights)
