@@ -317,6 +317,7 @@ class Trainer:
         if not mine:  # short last window: take part in the all-reduce with a zero-weight pass
             mine, weight = batches[:1], 0.0
         step.lm_sum = torch.zeros((), device=hw.device)
+        self.plan_routing_work()
         for k, batch in enumerate(mine):
             batch = {key: v.to(hw.device, non_blocking=hw.pin_memory) for key, v in batch.items()}
             with no_sync(self.wrapped, last_micro_batch=k == len(mine) - 1), hw.autocast():
@@ -327,8 +328,27 @@ class Trainer:
                 (out["loss"] * weight).backward()
             step.lm_sum += out["lm_loss_sum"] * weight
             self.interval.add_micro_batch(out, weight, len(window))
+        self.end_routing_work()
         step.grad_norm = whole(torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
         return step
+
+    def plan_routing_work(self) -> None:
+        """Routing statistics only on the steps that log them (they are read once per logging
+        interval); the domain-routing loss (and its per-sample probabilities) only while its weight
+        is above 0. Neither changes the loss that is optimised."""
+        ctx, moe = self.model.context, self.model.moe_config
+        if ctx is None:
+            return
+        upcoming = self.state.global_step + 1
+        logs = upcoming % self.cfg.logging_steps == 0 or upcoming == self.schedule.total_steps
+        ctx.stats = self.stats if logs else None
+        weight = self.domain_weight()
+        ctx.compute_domain_loss = (moe.domain_routing_weight if weight is None else weight) > 0
+
+    def end_routing_work(self) -> None:
+        """Back to every statistic and loss for whatever runs next (validation, evaluate)."""
+        if self.model.context is not None:
+            self.model.context.stats, self.model.context.compute_domain_loss = self.stats, True
 
     def domain_weight(self) -> float | None:
         """The annealed supervised-routing weight (None: the configured one)."""
