@@ -12,7 +12,7 @@ at the end by the trainer, and reports: trainable parameters, val perplexity, to
 (routing_nmi), all-layer vote accuracy of that domain, seconds per step. Labels come from the
 topic map of configs/experiments/moe_supervised.json; every MoE arm here is unsupervised
 (domain_routing_weight 0) unless its overrides say otherwise, so the labels only measure.
-Prints a Markdown table and writes ladder.json and ladder.md into --out. Arms already
+Prints a Markdown table and writes ladder.json, ladder.md and ladder.png into --out. Arms already
 finished there (a training_report.json) are not run again.
 """
 
@@ -155,6 +155,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    """Val perplexity and specialisation (NMI) per arm, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if "error" not in r]
+    names = [r["arm"] for r in done]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.5 * len(names) + 2), sharey=True)
+    left.barh(names, [r["val_ppl"] or 0 for r in done], color="#4c72b0")
+    left.set_xlabel("val perplexity (counsel-chat val)")
+    if done and any(r["val_ppl"] for r in done):
+        low = min(r["val_ppl"] for r in done if r["val_ppl"])
+        left.set_xlim(low * 0.97, max(r["val_ppl"] or 0 for r in done) * 1.01)
+    right.barh(names, [r["routing_nmi"] or 0 for r in done], color="#dd8452")
+    right.set_xlabel("normalised MI expert↔domain (0 for LoRA)")
+    left.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +186,7 @@ def main(argv=None) -> int:
     (args.out / "ladder.json").write_text(json.dumps({"steps": args.steps, "seq_len": args.seq_len, "batch": args.batch,
                                                       "base_model": args.base_model, "rows": rows}, indent=1))
     (args.out / "ladder.md").write_text(text + "\n")
+    plot(rows, args.out / "ladder.png")
     print(text)
     return 1 if any("error" in r for r in rows) else 0
 

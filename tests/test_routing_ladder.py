@@ -50,3 +50,23 @@ def test_unknown_arm_and_missing_data_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         module.parse_args(["--data", str(tmp_path / "absent")])
     assert exc.value.code == 2 and "counselchat_train.json not found" in capsys.readouterr().err
+
+
+def test_table_and_plot_from_finished_reports(tmp_path, capsys):
+    """A finished arm is read from its training_report.json, not run again."""
+    module = ladder()
+    data = fake_data(tmp_path)
+    out = tmp_path / "out"
+    reports = {"lora_all_linear": {"global_step": 2, "parameters": {"trainable": 10}, "final_eval": {"val/perplexity": 20.5},
+                                   "routing": {}, "seconds_per_step": 1.5},
+               "moe_default": {"global_step": 2, "parameters": {"trainable": 11}, "final_eval": {"val/perplexity": 21.0},
+                               "routing": {"token_entropy": 1.38, "usage_overall": [0.25] * 4, "routing_nmi": 0.01,
+                                           "domain_vote_accuracy": 0.5}, "seconds_per_step": 2.0}}
+    for name, rep in reports.items():
+        (out / name).mkdir(parents=True)
+        (out / name / "training_report.json").write_text(json.dumps(rep))
+    assert module.main(["--data", str(data), "--arms", "lora_all_linear,moe_default", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| moe_default | 11 | 21.00 | 1.380 | 25% / 25% / 25% / 25% | 0.010 | 50.0% | 2.00 |" in printed
+    assert (out / "ladder.png").stat().st_size > 0
+    assert json.loads((out / "ladder.json").read_text())["rows"][0]["val_ppl"] == 20.5
