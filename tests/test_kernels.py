@@ -289,3 +289,31 @@ def test_fused_operator_layer_still_records_aux_losses_and_trace():
     with torch.no_grad():
         model(input_ids=ids)
     assert [entry[0] for entry in model.context.trace] == [0, 1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the fused kernels run there)")
+def test_fast_kernels_on_cuda_compute_the_reference_and_keep_base_only_mode():
+    from therapeutic_moe.evaluation.base_only import base_model_only
+
+    model = wrap_model(tiny_llama(seed=0), tiny_cfg(), "tiny").cuda()
+    _randomize([p for layer in model.moe_layers for p in layer.experts.parameters()], std=0.3)
+    ids = torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(4)).cuda()
+    with torch.no_grad():
+        reference = model(input_ids=ids).logits
+        with base_model_only(model):
+            base_reference = model(input_ids=ids).logits
+    applied = apply_fast_kernels(model)
+    assert "fused_moe_mlp" in applied and all(layer.operator.name == "fused" for layer in model.moe_layers)
+    with torch.no_grad():
+        fused = model(input_ids=ids).logits
+        with base_model_only(model):
+            bypassed = model(input_ids=ids).logits
+    assert (reference - base_reference).abs().max() > 1e-2  # the experts matter here
+    torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(bypassed, base_reference, rtol=1e-4, atol=1e-4)
+    batch = {"input_ids": ids, "labels": ids.clone()}
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model.forward_loss(batch)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and float(out["load_balancing_loss"]) > 0
+    assert model.moe_layers[0].router.weight.grad.abs().sum() > 0
