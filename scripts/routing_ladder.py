@@ -10,8 +10,8 @@ through the real trainer (`python -m therapeutic_moe train`), is evaluated on co
 at the end by the trainer, and reports: trainable parameters, val perplexity, token entropy
 (nats), expert shares, normalised MI between expert choice and the counsel-chat topic's domain
 (routing_nmi), all-layer vote accuracy of that domain, seconds per step. Labels come from the
-topic map of configs/experiments/moe_supervised.json; every MoE arm here is unsupervised
-(domain_routing_weight 0) unless its overrides say otherwise, so the labels only measure.
+topic map of configs/experiments/moe_supervised.json; the MoE arms are unsupervised
+(domain_routing_weight 0, the labels only measure) except the two moe_supervised* arms.
 Prints a Markdown table and writes ladder.json, ladder.md and ladder.png into --out. Arms already
 finished there (a training_report.json) are not run again.
 """
@@ -48,6 +48,12 @@ ARMS: dict[str, tuple[str, dict]] = {
     "moe_recipe": ("compensated init + aux-free + balance warm-up + router lr x10",
                    {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
                     "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF", "router_lr_multiplier": 10.0}),
+    "moe_supervised": ("as shipped, supervised domain routing (weight 0.5, as configs/experiments/moe_supervised.json)",
+                       {"domain_routing_weight": 0.5}),
+    "moe_supervised_recipe": ("moe_recipe with supervised domain routing (weight 0.5)",
+                              {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
+                               "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
+                               "router_lr_multiplier": 10.0, "domain_routing_weight": 0.5}),
 }
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
