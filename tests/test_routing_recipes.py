@@ -215,3 +215,11 @@ def test_training_with_recipes_resumes_exactly_and_moves_the_bias(tmp_path, monk
     assert set(ma) == set(mb) and all(torch.equal(ma[k], mb[k]) for k in ma)
     assert float(ma["layers.0.router.routing_steps"]) == 6
     assert float(ma["layers.0.router.selection_bias"].abs().sum()) > 0
+
+
+@pytest.mark.parametrize("key, value", [("aux_free_bias_rate", 0.01), ("expert_init_std", 0.05)])
+def test_a_recipe_setting_without_its_mode_is_named_as_ignored(key, value):
+    from therapeutic_moe.config import TrainConfig
+
+    with pytest.warns(Warning, match=f"{key}: is ignored"):
+        TrainConfig(**{key: value})

@@ -525,6 +525,11 @@ class TrainConfig:
             notes.append(Problem("top_k", f"equals num_experts ({self.num_experts}): every token uses every expert"))
         if self.num_experts > 1 and self.load_balancing_weight == 0 and self.balancing != "aux_free":
             notes.append(Problem("load_balancing_weight", "is 0: a few experts may end up taking all tokens"))
+        changed = fields_differing_from_default(self)
+        for key, mode, needed in (("expert_init_std", "expert_init", "compensated"),
+                                  ("aux_free_bias_rate", "balancing", "aux_free")):
+            if key in changed and getattr(self, mode) != needed:
+                notes.append(Problem(key, f"is ignored: it applies only with {mode}: {needed}"))
         if self.expert_domains == generated_expert_names(self.num_experts) and self.domain_routing_weight > 0:
             notes.append(Problem("num_experts", f"without expert_domains names the experts expert_0..expert_"
                                  f"{self.num_experts - 1}; supervised domain routing only applies to samples "
