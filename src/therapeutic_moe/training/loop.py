@@ -20,7 +20,7 @@ import random
 import signal
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,23 +69,23 @@ def train(run) -> int:
 class StepResult:
     """One optimizer step's window, before the agreed decision to apply it."""
 
-    window: list = None  # micro-batches of rows of example indices
-    lm_sum: torch.Tensor = None  # this rank's summed LM loss (device)
-    grad_norm: torch.Tensor = None
-    trained_tokens: int = 0  # targets in the whole window (all ranks)
-    real_tokens: int = 0
-    started: float = 0.0
+    window: list = field(metadata={"help": "The step's micro-batches (rows of example indices)."})
+    started: float = field(metadata={"help": "time.monotonic() when the step began."})
+    lm_sum: torch.Tensor | None = field(default=None, metadata={"help": "This rank's summed LM loss (device)."})
+    grad_norm: torch.Tensor | None = field(default=None, metadata={"help": "Gradient norm before clipping (device)."})
+    trained_tokens: int = field(default=0, metadata={"help": "Targets in the whole window, all ranks."})
+    real_tokens: int = field(default=0, metadata={"help": "Non-padding tokens in the whole window."})
 
 
 @dataclass
 class Control:
-    """The decisions every rank takes together, from the one all-reduce of a step."""
+    """The decisions every rank takes together, from the one all-reduce of a step (any rank's True wins)."""
 
-    bad_loss: bool
-    bad_grad: bool
-    signalled: bool
-    over_budget: bool
-    periodic_due: bool
+    bad_loss: bool = field(metadata={"help": "The window's LM loss is NaN/inf."})
+    bad_grad: bool = field(metadata={"help": "The gradient norm is NaN/inf."})
+    signalled: bool = field(metadata={"help": "SIGTERM/SIGINT arrived."})
+    over_budget: bool = field(metadata={"help": "The time budget minus the safety margin is used."})
+    periodic_due: bool = field(metadata={"help": "checkpoint_minutes have passed since the last save."})
 
 
 class Trainer:
