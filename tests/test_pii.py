@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from therapeutic_moe.data import PiiScrubber, load_conversations
@@ -90,3 +92,40 @@ def test_kind_names_match_the_safety_config():
 
     assert set(CONFIG_KINDS) == set(PII_KINDS)
     assert set(PLACEHOLDERS.values()) == {"[EMAIL]", "[PHONE]", "[URL]", "[ADDRESS]", "[DOB]", "[ID]", "[NAME]"}
+
+
+# Safe Harbor identifier families: every planted identifier of the development set is gone
+# (the held-out set is only measured, by scripts/pii_eval.py).
+from therapeutic_moe.data.pii_planted import DEV, planted  # noqa: E402
+
+_TELLING = re.compile(r"[^\W_]{2,}")
+_GENERIC = {"dot", "at", "com", "ext", "county", "zip", "de", "me"}
+
+
+@pytest.mark.parametrize("line", DEV, ids=[planted(line)[1][0][0] + ":" + planted(line)[0][:30] for line in DEV])
+def test_planted_identifiers_are_scrubbed(line):
+    text, marks = planted(line)
+    out = PiiScrubber().scrub(text)
+    left = set(_TELLING.findall(out))
+    for kind, value in marks:
+        parts = [t for t in _TELLING.findall(value) if t.lower() not in _GENERIC]
+        assert not any(p in left for p in parts), f"{kind} {value!r} survived: {out}"
+
+
+@pytest.mark.parametrize("text", [
+    "I moved to Ohio last year and I'm from Brazil originally.",
+    "I keep listening to Taylor Swift and reading Sylvia Plath.",
+    "my husband doesn't listen and my dad became angry.",
+    "I was at home all day, dot dot dot",  # "at" and "dot" without a domain ending: not an email
+    "we met at 10:30 on Monday and I paid 250 dollars",
+    "I can't handle that. my son is doing better",
+])
+def test_clean_lines_stay_clean(text):
+    assert PiiScrubber().scrub(text) == text
+
+
+def test_lowercase_hyphenated_and_accented_names():
+    scrub = PiiScrubber().scrub
+    assert scrub("my partner aoife works nights") == "my partner [NAME] works nights"
+    assert scrub("I'm Mary-Kate and Lucía is my sister") == "I'm [NAME] and [NAME] is my sister"
+    assert scrub("text lena tomorrow") == "text [NAME] tomorrow"
