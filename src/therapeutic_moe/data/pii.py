@@ -69,6 +69,7 @@ _LOWER_CUE = re.compile(
     rf"|\b(?:my|his|her|our|their|your)\s+(?:{_KIN})\s*,?"
     r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?)\s+$"
 )
+_TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallworth": a title makes any word a name
 _ACCENTS = str.maketrans("àáâãäåçèéêëìíîïñòóôõöøùúûüýÿ", "aaaaaaceeeeiiiinoooooouuuuyy")
 
 
@@ -127,7 +128,9 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
             continue
         cued = _LOWER_CUE.search(text[max(0, tok.start() - 40):tok.start()]) is not None
         known = _known_name(word) and word not in AMBIGUOUS_NAMES and word not in LOWERCASE_WORDS
-        unknown_ok = _looks_like_name(word) and _AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
+        before = text[max(0, tok.start() - 12):tok.start()]
+        unknown_ok = _looks_like_name(word) and (_AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
+                                                 or _TITLE_END.search(before) is not None)
         if known or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
             spans.append(tok.span())
     return spans

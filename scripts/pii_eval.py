@@ -1,0 +1,92 @@
+"""Print the PII tables of docs/safety.md: recall on planted identifiers (development and
+held-out sets) per Safe Harbor family, and how many clean real client lines the scrubber alters.
+
+    python scripts/pii_eval.py                  # the tables
+    python scripts/pii_eval.py --show-misses    # also the planted identifiers that survived
+    python scripts/pii_eval.py --show-altered   # also the altered real lines (terminal only, to audit by eye)
+
+Real client text (AnnoMI client turns, counsel-chat questions) is read from ../shared/data
+when present and never stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from therapeutic_moe.data.pii import PiiScrubber
+from therapeutic_moe.data.pii_planted import DEV, HELDOUT, SCRUBBER_KIND, planted
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
+
+_TOKEN = re.compile(r"[^\W_]{2,}")
+# Words inside an identifier that say what it is rather than who: they may stay.
+_GENERIC = {"dot", "at", "com", "ext", "street", "road", "flat", "apartment", "county", "the", "of", "de", "des",
+            "via", "rue", "calle", "dr", "sn", "https", "www", "org", "net", "and", "ms", "mr"}
+
+
+def caught(value: str, scrubbed: str) -> bool:
+    """An identifier is caught when none of its telling parts is left in the scrubbed line."""
+    parts = [t for t in _TOKEN.findall(value) if t.lower() not in _GENERIC]
+    left = set(_TOKEN.findall(scrubbed))
+    return not any(p in left for p in parts)
+
+
+def planted_table(name: str, lines: list[str], show: bool) -> list[str]:
+    found, total = Counter(), Counter()
+    for line in lines:
+        text, marks = planted(line)
+        out = PiiScrubber().scrub(text)
+        for kind, value in marks:
+            total[kind] += 1
+            if caught(value, out):
+                found[kind] += 1
+            elif show:
+                print(f"  MISS [{name} {kind}] {value!r} in: {out}")
+    rows = [f"| family (scrubber kind) | {name} found | recall |", "|---|---|---|"]
+    for kind in sorted(total):
+        rows.append(f"| {kind} ({SCRUBBER_KIND[kind]}) | {found[kind]}/{total[kind]} | {found[kind] / total[kind]:.3f} |")
+    rows.append(f"| **all** | {sum(found.values())}/{sum(total.values())} | "
+                f"**{sum(found.values()) / sum(total.values()):.3f}** |")
+    return rows
+
+
+def real_table(show: bool) -> list[str]:
+    texts = real_client_texts()
+    if not texts:
+        return ["(no real data beside the project: skipped)"]
+    rows = ["| source | lines | altered | rate | by kind |", "|---|---|---|---|---|"]
+    for name, lines in texts.items():
+        scrubber = PiiScrubber()
+        altered = 0
+        for line in lines:
+            out = scrubber.scrub(line)
+            if out != line:
+                altered += 1
+                if show:
+                    print(f"  ALTERED [{name}] {out[:300]}")
+        kinds = ", ".join(f"{k} {v}" for k, v in scrubber.counts.most_common())
+        rows.append(f"| {name} | {len(lines)} | {altered} | {altered / len(lines):.4f} | {kinds} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--show-misses", action="store_true", help="print planted identifiers that were not scrubbed")
+    parser.add_argument("--show-altered", action="store_true", help="print altered real lines to the terminal")
+    args = parser.parse_args(argv)
+    print("## Planted identifiers, development set\n")
+    print("\n".join(planted_table("dev", DEV, args.show_misses)))
+    print("\n## Planted identifiers, held-out set\n")
+    print("\n".join(planted_table("held-out", HELDOUT, args.show_misses)))
+    print("\n## Real client lines altered\n")
+    print("\n".join(real_table(args.show_altered)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
