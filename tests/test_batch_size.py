@@ -78,3 +78,16 @@ def test_the_trainer_trains_with_the_found_sizes(tmp_path, monkeypatch):
                             eval_steps=100)) == 0  # configured 2 x 2: the same global batch of 4 rows
     assert losses(found) == losses(explicit)
     assert losses(found) != {}
+
+
+def test_a_resume_keeps_the_checkpoints_micro_batch(tmp_path, monkeypatch, capsys):
+    """A resumed run must not split the global batch differently from its checkpoint (on other
+    hardware the probe could answer otherwise, and the data position would not match)."""
+    monkeypatch.chdir(tmp_path)
+    first = tmp_path / "first"
+    assert train(run_config(tmp_path, output_dir=str(first), per_device_train_batch_size=1,
+                            gradient_accumulation_steps=4, max_steps=4, save_steps=2, eval_steps=100)) == 0
+    capsys.readouterr()
+    assert train(run_config(tmp_path, output_dir=str(tmp_path / "resumed"), auto_find_batch_size=True, max_steps=4,
+                            eval_steps=100, resume_from_checkpoint=str(first / "checkpoint-2"))) == 0
+    assert "resuming with the checkpoint's micro-batch 1 × 4" in capsys.readouterr().out

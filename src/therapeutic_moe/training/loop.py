@@ -211,12 +211,28 @@ class Trainer:
         from therapeutic_moe.training.batch_size import find_batch_size
 
         cfg = self.cfg
-        choice = find_batch_size(cfg, self.model, self.hw.device, self.hw.autocast, self.model.config.vocab_size)
         global_rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+        saved = self.saved_accumulation()
+        if saved is not None and global_rows % saved == 0:  # a resume keeps the checkpoint's split exactly
+            cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = global_rows // saved, saved
+            self.echo(f"auto_find_batch_size: resuming with the checkpoint's micro-batch {global_rows // saved} "
+                      f"× {saved} accumulation steps")
+            return
+        choice = find_batch_size(cfg, self.model, self.hw.device, self.hw.autocast, self.model.config.vocab_size)
         rows = torch.tensor(float(choice.micro_batch), device=self.hw.device)
         rows = int(self.d.all_reduce_(rows, op=torch.distributed.ReduceOp.MIN if self.d.enabled else None))
         cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = rows, global_rows // rows
         self.echo(choice.message)
+
+    def saved_accumulation(self) -> int | None:
+        """The accumulation steps per process of the checkpoint being resumed, if it says."""
+        if self.resume_from is None:
+            return None
+        try:
+            window = json.loads((Path(self.resume_from) / ckpt.STATE_FILE).read_text()).get("window_size")
+        except (OSError, ValueError):
+            return None  # the full load in setup_state reports a damaged checkpoint
+        return window // self.d.world_size if window and window % self.d.world_size == 0 else None
 
     def plan(self, epoch: int) -> Plan:
         """The epoch's micro-batch plan, built once per epoch (a pure function of seed and epoch)."""
