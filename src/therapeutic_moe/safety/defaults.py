@@ -13,6 +13,7 @@ class SafetyDefaults:
     """Defaults for every safety field the safety layer reads."""
 
     CRISIS_DETECTION: bool = True
+    SEMANTIC_CRISIS_DETECTION: bool = True
     SCREEN_GENERATED_TEXT: bool = True
     LOG_RAW_TEXT: bool = False
 

@@ -8,13 +8,20 @@
     return layer.screen_output(reply).text           # or layer.stream_screen() when streaming
 
 ``safety_cfg`` is any object with the attributes ``crisis_detection``,
-``crisis_reply_template``, ``crisis_resources``, ``screen_generated_text`` and
-``log_raw_text`` (the ``SafetyConfig`` dataclass, or a ``SimpleNamespace``); a missing or
-None attribute takes its value from ``SafetyDefaults``.
+``semantic_crisis_detection``, ``crisis_reply_template``, ``crisis_resources``,
+``screen_generated_text`` and ``log_raw_text`` (the ``SafetyConfig`` dataclass, or a
+``SimpleNamespace``); a missing or None attribute takes its value from ``SafetyDefaults``.
+
+Two detectors read every user message: the rules (crisis_detector.py, precise, explainable)
+and the semantic detector (semantic.py, a tuned sentence encoder that generalises to
+wording the rules never saw). The message is a crisis when either says so. When the encoder
+package is not installed the layer runs on the rules alone, logs a warning once at start-up
+and says so in ``detector_status`` (shown by the server's /health).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -26,6 +33,7 @@ from therapeutic_moe.safety.defaults import SafetyDefaults
 from therapeutic_moe.safety.events import EventRecorder, SafetyEvent
 from therapeutic_moe.safety.normalize import normalize
 from therapeutic_moe.safety.output_rules import OUTPUT_RULES, SAFETY_ADVICE
+from therapeutic_moe.safety.semantic import SemanticCrisisDetector, shared_semantic_detector
 
 if TYPE_CHECKING:
     from therapeutic_moe.safety.stream_screen import StreamScreen
@@ -38,6 +46,8 @@ EMERGENCY_FIRST_CATEGORIES = frozenset({"harm_to_others", "abuse_in_progress"})
 # common emergency number. Keep that word or number in the configured text.
 EMERGENCY_RESOURCE = re.compile(r"emergenc|\b(?:911|112|999|000|110|119)\b", re.IGNORECASE)
 USER_TURNS_WINDOW = 4  # the latest user message and the three before it
+log = logging.getLogger(__name__)
+_WARNED_RULES_ONLY = False  # the rules-only warning is logged once per process, not per layer
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class SafetyLayer:
         safety_cfg: Any = None,
         event_sink: Callable[[SafetyEvent], None] | None = None,
         detector: CrisisDetector | None = None,
+        semantic: SemanticCrisisDetector | None = None,
     ):
         get = SafetyDefaults.get
         self.crisis_detection = bool(get(safety_cfg, "crisis_detection"))
@@ -74,7 +85,29 @@ class SafetyLayer:
         self.resources = list(get(safety_cfg, "crisis_resources"))
         self._validate()
         self.detector = detector or CrisisDetector()
+        self.semantic, self.semantic_unavailable = self._semantic_detector(
+            semantic, bool(get(safety_cfg, "semantic_crisis_detection")))
         self._events = EventRecorder(event_sink, self.log_raw_text)
+
+    @staticmethod
+    def _semantic_detector(given, wanted: bool) -> tuple[SemanticCrisisDetector | None, str | None]:
+        global _WARNED_RULES_ONLY
+        if given is not None:
+            return given, None
+        if not wanted:
+            return None, "semantic_crisis_detection is false in safety_config.json"
+        detector, why = shared_semantic_detector()
+        if detector is None and not _WARNED_RULES_ONLY:
+            log.warning("crisis detection runs on the rules only: %s", why)
+            _WARNED_RULES_ONLY = True
+        return detector, why
+
+    @property
+    def detector_status(self) -> dict:
+        """Which crisis detectors run (for /health and the model card)."""
+        return {"crisis_detection": self.crisis_detection, "rules": True, "semantic": self.semantic is not None,
+                "mode": "rules+semantic" if self.semantic is not None else "rules only",
+                "semantic_unavailable": self.semantic_unavailable}
 
     def _validate(self) -> None:
         problems = []
@@ -105,7 +138,10 @@ class SafetyLayer:
         if not user_texts or not self.crisis_detection:
             return NO_CRISIS
         self._events.count("user_messages_checked")
-        assessment = self.detector.assess_turns(user_texts[-USER_TURNS_WINDOW:], window=USER_TURNS_WINDOW)
+        window = user_texts[-USER_TURNS_WINDOW:]
+        assessment = self.detector.assess_turns(window, window=USER_TURNS_WINDOW)
+        if self.semantic is not None:
+            assessment = combine(assessment, self.semantic.assess_turns(window))
         if assessment.is_crisis:
             self._events.emit(
                 "crisis_detected", assessment.level, assessment.categories, assessment.matched_rules, user_texts[-1]
@@ -164,3 +200,16 @@ class SafetyLayer:
         from therapeutic_moe.safety.stream_screen import StreamScreen
 
         return StreamScreen(self, holdback_chars=holdback_chars)
+
+
+def combine(rules: CrisisAssessment, semantic: CrisisAssessment) -> CrisisAssessment:
+    """A crisis when either detector says so; the rules' level and categories lead, the
+    semantic detector can raise the level and add its category."""
+    if not semantic.is_crisis:
+        return rules
+    if not rules.is_crisis:
+        return semantic
+    categories = rules.categories + tuple(c for c in semantic.categories if c not in rules.categories)
+    return CrisisAssessment(level=max(rules.level, semantic.level), categories=categories,
+                            score=max(rules.score, semantic.score),
+                            matched_rules=rules.matched_rules + semantic.matched_rules)

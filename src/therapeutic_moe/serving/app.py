@@ -135,7 +135,9 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "model": model_id, "in_flight": admission.count}
+        # which crisis detectors run ("rules only" when the sentence-encoder package is missing)
+        detectors = getattr(getattr(safety, "layer", safety), "detector_status", None)
+        return {"status": "ok", "model": model_id, "in_flight": admission.count, "crisis_detectors": detectors}
 
     @app.get("/metrics")
     async def prometheus():

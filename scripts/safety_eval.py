@@ -1,0 +1,190 @@
+"""Print the crisis-detection tables of docs/safety.md: held-out recall per group, false alarms,
+a leak check between training and held-out text, real client text, and latency.
+
+    python scripts/safety_eval.py                    # all tables
+    python scripts/safety_eval.py --show-flagged     # also print the flagged real client turns (to audit by eye)
+    python scripts/safety_eval.py --show-misses      # also print held-out misses and false alarms
+
+Real client text (AnnoMI client turns, counsel-chat questions) is read from ../shared/data
+when present; its text is only printed to the terminal with --show-flagged, never stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from therapeutic_moe.safety import SafetyLayer
+from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, load_corpus
+from therapeutic_moe.safety.crisis_detector import CrisisDetector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ORDINARY_GROUPS = ("ordinary", "venting")
+LEAK_SIMILARITY = 0.9  # cosine similarity (base encoder) above which a held-out item counts as a near copy
+
+
+def user_turns(item) -> list[dict]:
+    return [{"role": "user", "content": t} for t in item.turns]
+
+
+def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool, bool, bool]]:
+    """(rules, semantic, combined) verdict per item."""
+    out = []
+    for item in items:
+        turns = list(item.turns[-4:])
+        by_rules = rules.assess_turns(turns).is_crisis
+        by_semantic = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
+        out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item)).is_crisis))
+    return out
+
+
+def group_table(items, verdicts) -> list[str]:
+    lines = ["| group | kind | n | rules | semantic | **combined** |", "|---|---|---|---|---|---|"]
+    for group in GROUPS:
+        rows = [v for i, v in zip(items, verdicts) if i.group == group]
+        if not rows:
+            continue
+        kind = "crisis: recall" if GROUPS[group][0] else "not crisis: fired"
+        rates = [sum(r[k] for r in rows) / len(rows) for k in range(3)]
+        lines.append(f"| {group} | {kind} | {len(rows)} | {rates[0]:.3f} | {rates[1]:.3f} | **{rates[2]:.3f}** |")
+    return lines
+
+
+def summary_table(items, verdicts) -> list[str]:
+    def rate(select):
+        rows = [v for i, v in zip(items, verdicts) if select(i)]
+        return len(rows), [sum(r[k] for r in rows) / max(1, len(rows)) for k in range(3)]
+
+    lines = ["| measure | n | rules | semantic | **combined** |", "|---|---|---|---|---|"]
+    for name, select in (("recall, all crisis items", lambda i: i.is_crisis),
+                         ("false alarms, ordinary messages (ordinary + venting)", lambda i: i.group in ORDINARY_GROUPS),
+                         ("false alarms, hard negatives", lambda i: not i.is_crisis and i.group not in ORDINARY_GROUPS),
+                         ("false alarms, all non-crisis items", lambda i: not i.is_crisis)):
+        n, r = rate(select)
+        lines.append(f"| {name} | {n} | {r[0]:.3f} | {r[1]:.3f} | **{r[2]:.3f}** |")
+    return lines
+
+
+def leak_check(heldout, train) -> tuple[list[str], list[tuple[float, str, str]]]:
+    from therapeutic_moe.safety.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder()
+    a = encoder.encode([i.text for i in heldout])
+    b = encoder.encode([t for i in train for t in i.turns])
+    train = [t for i in train for t in i.turns]
+    sims = a @ b.T
+    best = sims.max(1)
+    pairs = sorted(((float(best[k]), heldout[k].text, train[int(sims[k].argmax())]) for k in range(len(heldout))),
+                   reverse=True)
+    lines = [f"held-out items: {len(heldout)}; nearest training item by cosine similarity (base encoder): "
+             f"median {np.median(best):.3f}, max {best.max():.3f}; above {LEAK_SIMILARITY}: "
+             f"{int((best > LEAK_SIMILARITY).sum())}"]
+    return lines, pairs
+
+
+def real_client_texts() -> dict[str, list[str]]:
+    """AnnoMI client turns and counsel-chat questions (one per question), when the data is there."""
+    found: dict[str, list[str]] = {}
+    annomi = []
+    for path in sorted(SHARED_DATA.glob("annomi_*.json")):
+        for conv in json.loads(path.read_text())["conversations"]:
+            annomi += [ln.split(":", 1)[1].strip() for ln in conv["text"].split("\n") if ln.startswith("Client:")]
+    if annomi:
+        found["AnnoMI client turns"] = [t for t in annomi if t]
+    questions, seen = [], set()
+    for path in sorted(SHARED_DATA.glob("counselchat_*.json")):
+        for conv in json.loads(path.read_text())["conversations"]:
+            key = conv.get("question_id", conv["text"][:200])
+            if key in seen:
+                continue
+            seen.add(key)
+            first = conv["text"].split("\nTherapist:", 1)[0]
+            questions.append(first.split(":", 1)[1].strip() if first.startswith("Client:") else first)
+    if questions:
+        found["counsel-chat questions"] = questions
+    return found
+
+
+def real_text_table(layer, rules, show: bool) -> list[str]:
+    texts = real_client_texts()
+    if not texts:
+        return [f"(no real data at {SHARED_DATA.name}: skipped)"]
+    lines = ["| source | texts | rules fired | semantic fired | combined fired | combined rate |", "|---|---|---|---|---|---|"]
+    for name, items in texts.items():
+        fired = [0, 0, 0]
+        for text in items:
+            r = rules.assess(text).is_crisis
+            s = layer.semantic.assess_turns([text]).is_crisis if layer.semantic else False
+            c = layer.check_user_message([{"role": "user", "content": text}]).is_crisis
+            fired = [fired[0] + r, fired[1] + s, fired[2] + c]
+            if show and c:
+                print(f"[{name} | rules={r} semantic={s}] {text[:400]}")
+        lines.append(f"| {name} | {len(items)} | {fired[0]} | {fired[1]} | {fired[2]} | {fired[2] / len(items):.4f} |")
+    return lines
+
+
+def latency(layer, items) -> list[str]:
+    """Timed with an empty encoder cache per case: every message is new to the encoder."""
+    singles = [[{"role": "user", "content": i.text}] for i in items]
+    histories = [[{"role": "user", "content": t} for t in (items[k - 3].text, items[k - 2].text, items[k - 1].text, items[k].text)]
+                 for k in range(3, len(items))]
+    lines = []
+    for name, cases in (("one message", singles), ("four user turns", histories)):
+        times = []
+        for messages in cases:
+            if layer.semantic is not None:
+                layer.semantic.encoder.clear_cache()
+            start = time.perf_counter()
+            layer.check_user_message(messages)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        lines.append(f"check_user_message, {name}: median {statistics.median(times):.1f} ms, "
+                     f"p95 {times[int(0.95 * len(times))]:.1f} ms (n={len(times)})")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--show-flagged", action="store_true", help="print flagged real client texts to the terminal")
+    parser.add_argument("--show-misses", action="store_true", help="print held-out misses and false alarms")
+    parser.add_argument("--skip-real", action="store_true", help="skip the real-text audit")
+    args = parser.parse_args(argv)
+    layer, rules = SafetyLayer(), CrisisDetector()
+    print("detectors:", layer.detector_status["mode"], layer.detector_status["semantic_unavailable"] or "")
+    heldout = load_corpus(HELDOUT_FILE)
+    verdicts = detect(layer, rules, heldout)
+    print("\n## Held-out corpus, per group\n")
+    print("\n".join(group_table(heldout, verdicts)))
+    print("\n## Held-out corpus, summary\n")
+    print("\n".join(summary_table(heldout, verdicts)))
+    if args.show_misses:
+        for item, v in zip(heldout, verdicts):
+            if v[2] != item.is_crisis:
+                print(f"  {'MISS' if item.is_crisis else 'FALSE ALARM'} [{item.group}] rules={v[0]} semantic={v[1]}: "
+                      f"{' || '.join(item.turns)}")
+    print("\n## Leak check\n")
+    lines, pairs = leak_check(heldout, training_items())
+    print("\n".join(lines))
+    if args.show_misses:
+        for sim, h, t in pairs[:8]:
+            print(f"  {sim:.3f}  held-out: {h}  |  training: {t}")
+    if not args.skip_real:
+        print("\n## Real client text\n")
+        print("\n".join(real_text_table(layer, rules, args.show_flagged)))
+    print("\n## Latency (2 threads)\n")
+    print("\n".join(latency(layer, [i for i in heldout if len(i.turns) == 1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Train the semantic crisis detector's head on the shipped training corpus.
+
+    python scripts/train_crisis_head.py            # writes src/therapeutic_moe/safety/crisis_model.safetensors
+    python scripts/train_crisis_head.py --check    # cross-validation report only, writes nothing
+
+LoRA deltas (PEFT) on all-MiniLM-L6-v2 and a softmax head over the corpus groups. The
+threshold and the multi-turn floor are chosen by 5-fold cross-validation on the TRAINING
+corpus only: the held-out corpus is never read here. Deterministic (fixed seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from therapeutic_moe.safety.corpus import GROUPS, TRAIN_FILE, CorpusItem, load_corpus
+from therapeutic_moe.safety.probe_eval import load_probes
+from therapeutic_moe.safety.encoder import EncoderFiles, load_base_encoder, mean_pool, token_batch
+from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder
+
+
+@dataclass
+class HeadTraining:
+    """Settings of the detector's training (LoRA on the encoder plus the softmax head)."""
+
+    epochs: int = field(default=6, metadata={"help": "Passes over the training items."})
+    batch_size: int = field(default=16, metadata={"help": "Items per optimizer step."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the LoRA deltas and the head."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    label_smoothing: float = field(default=0.1, metadata={"help": "Keeps the head from near-certain outputs on unfamiliar text."})
+    target_false_alarm: float = field(default=0.02, metadata={"help": "Cross-validated false-alarm rate the threshold aims at."})
+    folds: int = field(default=5, metadata={"help": "Cross-validation folds for the threshold."})
+    seed: int = field(default=0, metadata={"help": "Seed for the folds, the shuffling and the initialisation."})
+
+
+def class_of(item: CorpusItem) -> str:
+    """The head's class: the group, or the category's own group when an item overrides it
+    (a slang message about self-harm is taught as self-harm)."""
+    default_category = GROUPS[item.group][0]
+    return item.group if item.category == default_category else item.category
+
+
+# The rule probes (probes.json, written for the rules) teach the head too: crisis probes by
+# category and level, the others by the kind of message they are.
+_PROBE_CRISIS_GROUP = {("suicide", "low"): "passive_ideation", ("suicide", "moderate"): "active_ideation",
+                       ("suicide", "high"): "plan_time_place"}
+_PROBE_CATEGORY_GROUP = {"self_harm": "self_harm", "harm_to_others": "harm_to_others",
+                         "abuse_in_progress": "abuse_in_progress"}
+_PROBE_KIND_GROUP = {"hard_negative": "idiom", "ordinary": "ordinary", "past": "past_resolved",
+                     "third_party": "third_party", "negated_safe": "venting", "educational": "fiction_media"}
+
+
+# Probes that are near copies (cosine > 0.9) of held-out items: left out so the held-out
+# measurement is not flattered (found by scripts/safety_eval.py's leak check).
+EXCLUDED_PROBES = frozenset({"m018", "m029", "m058", "m068", "m108", "m112", "m156"})
+
+
+def probe_items() -> list[CorpusItem]:
+    items = []
+    for probe in load_probes()["messages"]:
+        if probe.get("history") or probe["id"] in EXCLUDED_PROBES:  # escalation probes need their earlier turns; the head reads one message
+            continue
+        if probe["crisis"]:
+            group = _PROBE_CATEGORY_GROUP.get(probe["category"]) or _PROBE_CRISIS_GROUP[(probe["category"], probe["level"])]
+            items.append(CorpusItem(group, (probe["text"],), probe["category"]))
+        else:
+            items.append(CorpusItem(_PROBE_KIND_GROUP[probe["kind"]], (probe["text"],), None))
+    return items
+
+
+_FILLERS = ("", "honestly ", "idk ", "tbh ", "i think ", "ugh ", "")
+
+
+def style_variant(text: str, k: int) -> str:
+    """The same message typed casually: lower case, no final punctuation, a chat filler."""
+    return _FILLERS[k % len(_FILLERS)] + text.lower().rstrip(".!?")
+
+
+def training_set() -> tuple[list[CorpusItem], np.ndarray]:
+    """The training corpus and the probes, each followed by its casual-typing variant when
+    that differs, and for each item the index of its original (a variant shares its fold)."""
+    items, origin = [], []
+    for k, item in enumerate(load_corpus(TRAIN_FILE) + probe_items()):
+        items.append(item)
+        origin.append(k)
+        variant = style_variant(item.text, k)
+        if variant != item.text:
+            items.append(CorpusItem(item.group, (variant,), item.category))
+            origin.append(k)
+    return items, np.array(origin)
+
+
+def training_items() -> list[CorpusItem]:
+    return training_set()[0]
+
+
+def fit(base, tokenizer, texts: list[str], y: np.ndarray, classes: list[str], cfg: HeadTraining) -> CrisisModel:
+    """LoRA deltas and head trained on (texts, y); base is left untouched."""
+    from peft import get_peft_model_state_dict
+
+    torch.manual_seed(cfg.seed)
+    device = next(base.parameters()).device
+    model = lora_encoder(copy.deepcopy(base))
+    head = torch.nn.Linear(base.config.hidden_size, len(classes)).to(device)
+    params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    counts = np.bincount(y, minlength=len(classes)).clip(min=1)
+    class_weight = torch.tensor(len(y) / (len(classes) * counts), dtype=torch.float32, device=device)  # every group counts the same
+    rng = np.random.default_rng(cfg.seed)
+    model.train()
+    for _ in range(cfg.epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            ids, mask = token_batch(tokenizer, [texts[i] for i in idx])
+            logits = head(LOGIT_SCALE * mean_pool(model, ids.to(device), mask.to(device)))
+            target = torch.from_numpy(y[idx]).to(device)
+            loss = torch.nn.functional.cross_entropy(logits, target, weight=class_weight,
+                                                     label_smoothing=cfg.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    state = {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(model).items()}
+    weight, bias = head.weight.detach().cpu().numpy().copy(), head.bias.detach().cpu().numpy().copy()
+    return CrisisModel(tuple(classes), state, weight, bias, 0.5, 0.0)
+
+
+def predict(model: CrisisModel, base, tokenizer, texts: list[str]) -> np.ndarray:
+    """Crisis probability of each text under a trained model."""
+    encoder = model.merged_encoder(copy.deepcopy(base), tokenizer)
+    return model.probabilities(encoder.encode(texts))[:, model.crisis_mask].sum(1)
+
+
+def cross_validated_probabilities(base, tokenizer, texts, y, origin, classes, cfg: HeadTraining) -> np.ndarray:
+    fold = (np.random.default_rng(cfg.seed).permutation(origin.max() + 1) % cfg.folds)[origin]
+    out = np.zeros(len(y))
+    for k in range(cfg.folds):
+        train = np.where(fold != k)[0]
+        model = fit(base, tokenizer, [texts[i] for i in train], y[train], classes, cfg)
+        out[fold == k] = predict(model, base, tokenizer, [texts[i] for i in np.where(fold == k)[0]])
+        print(f"  fold {k + 1}/{cfg.folds} done", flush=True)
+    return out
+
+
+def choose_threshold(p: np.ndarray, is_crisis: np.ndarray, target: float) -> float:
+    """The lowest threshold whose cross-validated false-alarm rate stays within target."""
+    for t in np.arange(0.05, 0.995, 0.01):
+        if (p[~is_crisis] >= t).mean() <= target:
+            return float(round(t, 2))
+    return 0.99
+
+
+def set_threshold(threshold: float) -> int:
+    """Move the operating point of the shipped model; the cross-validated one stays in its report."""
+    if not 0.0 < threshold < 1.0:
+        print(f"--set-threshold must be between 0 and 1, got {threshold}", file=sys.stderr)
+        return 2
+    model = CrisisModel.load(MODEL_FILE)
+    model.report.setdefault("cv_threshold", model.threshold)
+    model.threshold, model.context_floor = threshold, round(threshold / 3, 2)
+    model.save(MODEL_FILE)
+    print(f"{MODEL_FILE.name}: threshold {threshold} (cross-validated: {model.report['cv_threshold']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="report cross-validation only; do not write the model")
+    parser.add_argument("--epochs", type=int, default=HeadTraining.epochs, help="passes over the training items")
+    parser.add_argument("--encoder-dir", help="train on these encoder files (model.safetensors, possibly a float16 "
+                        "copy, config.json, tokenizer.json) instead of the installed package, e.g. on a GPU machine")
+    parser.add_argument("--set-threshold", type=float, metavar="P",
+                        help="only change the stored decision threshold of the shipped model to P (no training)")
+    args = parser.parse_args(argv)
+    if args.set_threshold is not None:
+        return set_threshold(args.set_threshold)
+    cfg = HeadTraining(epochs=args.epochs)
+    items, origin = training_set()
+    classes = sorted({class_of(i) for i in items})
+    texts = [embed_text(i.text) for i in items]
+    y = np.array([classes.index(class_of(i)) for i in items])
+    is_crisis = np.array([i.is_crisis for i in items])
+    start = time.time()
+    if args.encoder_dir:
+        d = Path(args.encoder_dir)
+        base, tokenizer = load_base_encoder(EncoderFiles(d / "model.safetensors", d / "config.json", d / "tokenizer.json"),
+                                            verify=False)
+    else:
+        base, tokenizer = load_base_encoder()
+    base = base.to("cuda" if torch.cuda.is_available() else "cpu")
+    p = cross_validated_probabilities(base, tokenizer, texts, y, origin, classes, cfg)
+    threshold = choose_threshold(p, is_crisis, cfg.target_false_alarm)
+    recall, false_alarm = (p[is_crisis] >= threshold).mean(), (p[~is_crisis] >= threshold).mean()
+    print(f"{len(items)} training items, {len(classes)} classes; {cfg.folds}-fold CV: threshold {threshold}, "
+          f"recall {recall:.3f}, false alarms {false_alarm:.3f} ({time.time() - start:.0f} s)")
+    if args.check:
+        return 0
+    model = fit(base, tokenizer, texts, y, classes, cfg)
+    model.threshold, model.context_floor = threshold, round(threshold / 3, 2)
+    model.report = {"cv_threshold": threshold, "trained_on": [TRAIN_FILE.name, "probes.json"], "items": len(items),
+                    "cv_recall": round(float(recall), 4), "cv_false_alarm": round(float(false_alarm), 4),
+                    "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",
+                    "device": str(next(base.parameters()).device)}
+    model.save(MODEL_FILE)
+    print(f"wrote {MODEL_FILE.name} ({MODEL_FILE.stat().st_size // 1024} KiB) in {time.time() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The labelled crisis corpus the project ships (see CORPUS.md beside this file).
+
+Two files, written separately: ``crisis_corpus_train.json`` trains the semantic detector's
+head; ``crisis_corpus_heldout.json`` is only ever used to measure. Every item belongs to a
+group; a group says whether the item is a crisis, its category and the level it stands for
+(the C-SSRS ladder and the safe-messaging warning signs), or which kind of hard negative it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from therapeutic_moe.errors import DataError
+from therapeutic_moe.safety.assessment import CATEGORIES, RiskLevel
+
+CORPUS_DIR = Path(__file__).resolve().parent
+TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
+HELDOUT_FILE = CORPUS_DIR / "crisis_corpus_heldout.json"
+
+# group -> (category when the group is a crisis, else None; level a detection reports)
+GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
+    "passive_ideation": ("suicide", RiskLevel.LOW),
+    "active_ideation": ("suicide", RiskLevel.MODERATE),
+    "burdensomeness": ("suicide", RiskLevel.LOW),
+    "hopelessness_entrapment": ("suicide", RiskLevel.LOW),
+    "preparatory_acts": ("suicide", RiskLevel.HIGH),
+    "method_seeking": ("suicide", RiskLevel.HIGH),
+    "access_to_means": ("suicide", RiskLevel.HIGH),
+    "plan_time_place": ("suicide", RiskLevel.HIGH),
+    "cannot_stay_safe": ("suicide", RiskLevel.HIGH),
+    "attempt_done": ("suicide", RiskLevel.HIGH),
+    "self_harm": ("self_harm", RiskLevel.MODERATE),
+    "harm_to_others": ("harm_to_others", RiskLevel.HIGH),
+    "abuse_in_progress": ("abuse_in_progress", RiskLevel.MODERATE),
+    "slang": ("suicide", RiskLevel.MODERATE),
+    "typos": ("suicide", RiskLevel.MODERATE),
+    "multi_turn": ("suicide", RiskLevel.HIGH),
+    "idiom": (None, RiskLevel.NONE),
+    "past_resolved": (None, RiskLevel.NONE),
+    "fiction_media": (None, RiskLevel.NONE),
+    "medication": (None, RiskLevel.NONE),
+    "third_party": (None, RiskLevel.NONE),
+    "venting": (None, RiskLevel.NONE),
+    "ordinary": (None, RiskLevel.NONE),
+    "multi_turn_calm": (None, RiskLevel.NONE),
+}
+THIRD_PARTY = "third_party"
+
+
+@dataclass(frozen=True)
+class CorpusItem:
+    group: str = field(metadata={"help": "One of GROUPS."})
+    turns: tuple[str, ...] = field(metadata={"help": "User turns, oldest first; the last one is assessed."})
+    category: str | None = field(default=None, metadata={"help": "Crisis category; None for a non-crisis item."})
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.category is not None
+
+    @property
+    def text(self) -> str:
+        return self.turns[-1]
+
+
+def load_corpus(path: Path) -> list[CorpusItem]:
+    """Items of one corpus file; a malformed item is a DataError naming its index."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the crisis corpus ({exc})") from None
+    items = []
+    for i, entry in enumerate(raw.get("items", []) if isinstance(raw, dict) else []):
+        group = entry.get("group") if isinstance(entry, dict) else None
+        if group not in GROUPS:
+            raise DataError(f"{path}: items[{i}] has unknown group {group!r}; known: {sorted(GROUPS)}")
+        turns = entry.get("turns") or [entry.get("text")]
+        if not all(isinstance(t, str) and t.strip() for t in turns):
+            raise DataError(f"{path}: items[{i}] needs non-empty 'text' or 'turns'")
+        category = entry.get("category", GROUPS[group][0])
+        if category is not None and category not in CATEGORIES:
+            raise DataError(f"{path}: items[{i}] has unknown category {category!r}; known: {list(CATEGORIES)}")
+        items.append(CorpusItem(group, tuple(turns), category))
+    if not items:
+        raise DataError(f"{path}: no items; expected {{\"items\": [{{\"group\": ..., \"text\": ...}}]}}")
+    return items

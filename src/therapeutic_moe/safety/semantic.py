@@ -1,0 +1,174 @@
+"""The learned crisis detector: a LoRA-tuned sentence encoder and a softmax head over the corpus groups.
+
+``crisis_model.safetensors`` beside this file holds the LoRA deltas of all-MiniLM-L6-v2 (PEFT,
+rank 8) and the head, trained by ``scripts/train_crisis_head.py`` on
+``crisis_corpus_train.json`` and the rule probes. At load the deltas are merged into the
+pinned encoder, so scoring costs one plain encoder pass. The head's classes are the corpus
+groups (C-SSRS steps, warning signs, kinds of hard negative); the crisis probability is the
+summed probability of the crisis groups, and a message is a crisis from the stored threshold.
+
+Multi-turn: the latest user message is scored alone and, when it carries some risk
+(``context_floor`` up to the threshold) and earlier user turns exist, joined with up to two
+of them, so "tonight's the night" after "they'd be better off without me" is read together,
+while a calm message after a crisis is not flagged again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from therapeutic_moe.safety.assessment import NO_CRISIS, CrisisAssessment
+from therapeutic_moe.safety.corpus import GROUPS
+from therapeutic_moe.safety.encoder import WEIGHTS_SHA256, EncoderUnavailable, SentenceEncoder, load_base_encoder
+from therapeutic_moe.safety.normalize import normalize
+
+MODEL_FILE = Path(__file__).resolve().parent / "crisis_model.safetensors"
+WINDOW_TURNS = 3  # the latest user message and the two before it, read together
+LORA_SETTINGS = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
+LOGIT_SCALE = 20.0  # the head reads unit vectors; this lets it reach confident logits
+
+
+def embed_text(text: str) -> str:
+    """What the encoder reads: the rules' normal form (chat spellings expanded, typos on key
+    words fixed), so "kms" and "myslef" look like the words they stand for."""
+    return normalize(text)
+
+
+def lora_encoder(base_model):
+    """The encoder wrapped with fresh PEFT LoRA deltas (LORA_SETTINGS)."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(base_model, LoraConfig(**LORA_SETTINGS))
+
+
+@dataclass
+class CrisisModel:
+    """What the training script stores: LoRA deltas, the head, and the decision settings."""
+
+    classes: tuple[str, ...] = field(metadata={"help": "Corpus group of each head output."})
+    lora_state: dict = field(metadata={"help": "PEFT LoRA tensors of the encoder."})
+    head_weight: np.ndarray = field(metadata={"help": "[classes, 384] head weights (applied to LOGIT_SCALE x embedding)."})
+    head_bias: np.ndarray = field(metadata={"help": "[classes] head biases."})
+    threshold: float = field(metadata={"help": "Crisis probability from which a message is a crisis."})
+    context_floor: float = field(metadata={"help": "Crisis probability the latest message needs before it is also read with earlier turns."})
+    report: dict = field(default_factory=dict, metadata={"help": "Training facts (items, cross-validated rates)."})
+
+    @property
+    def crisis_mask(self) -> np.ndarray:
+        return np.array([GROUPS[c][0] is not None for c in self.classes])
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = (LOGIT_SCALE * embeddings) @ self.head_weight.T + self.head_bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        import torch
+        from safetensors.torch import save_file
+
+        tensors = {"lora." + k: v.detach().contiguous().to(torch.float32) for k, v in self.lora_state.items()}
+        tensors["head.weight"] = torch.from_numpy(np.ascontiguousarray(self.head_weight, dtype=np.float32))
+        tensors["head.bias"] = torch.from_numpy(np.ascontiguousarray(self.head_bias, dtype=np.float32))
+        meta = {"classes": json.dumps(list(self.classes)), "threshold": str(self.threshold),
+                "context_floor": str(self.context_floor), "encoder_weights_sha256": WEIGHTS_SHA256,
+                "lora": json.dumps(LORA_SETTINGS), "report": json.dumps(self.report)}
+        save_file(tensors, str(path), metadata=meta)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> "CrisisModel":
+        from safetensors import safe_open
+
+        if not Path(path).is_file():
+            raise EncoderUnavailable(f"{Path(path).name} is missing; train it with scripts/train_crisis_head.py")
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if meta.get("encoder_weights_sha256") != WEIGHTS_SHA256 or json.loads(meta.get("lora", "{}")) != LORA_SETTINGS:
+            raise EncoderUnavailable(f"{Path(path).name} was trained for another encoder or LoRA setting; retrain it")
+        classes = tuple(json.loads(meta["classes"]))
+        unknown = [c for c in classes if c not in GROUPS]
+        if unknown:
+            raise EncoderUnavailable(f"{Path(path).name} has unknown classes {unknown}")
+        lora = {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}
+        return cls(classes, lora, tensors["head.weight"].numpy(), tensors["head.bias"].numpy(),
+                   float(meta["threshold"]), float(meta["context_floor"]), json.loads(meta.get("report", "{}")))
+
+    def merged_encoder(self, base=None, tokenizer=None) -> SentenceEncoder:
+        """The pinned encoder (or the given base, which is consumed) with this model's LoRA
+        deltas merged in: no adapter cost at run time."""
+        from peft import set_peft_model_state_dict
+
+        if base is None:
+            base, tokenizer = load_base_encoder()
+        peft_model = lora_encoder(base)
+        result = set_peft_model_state_dict(peft_model, self.lora_state)
+        if getattr(result, "unexpected_keys", None):
+            raise EncoderUnavailable(f"{MODEL_FILE.name} does not fit the encoder: {result.unexpected_keys[:3]}")
+        return SentenceEncoder(peft_model.merge_and_unload(), tokenizer)
+
+
+@dataclass(frozen=True)
+class SemanticScore:
+    crisis_probability: float = field(metadata={"help": "Summed probability of the crisis groups."})
+    group: str = field(metadata={"help": "Most likely crisis group."})
+    top_group: str = field(metadata={"help": "Most likely group overall (a hard negative when no crisis)."})
+
+
+class SemanticCrisisDetector:
+    """Scores user turns with the tuned encoder and the head. Thread-safe."""
+
+    def __init__(self, model: CrisisModel | None = None):
+        self.model = model or CrisisModel.load()
+        self.encoder = self.model.merged_encoder()
+        self._crisis = self.model.crisis_mask
+
+    def scores(self, texts: list[str]) -> list[SemanticScore]:
+        probs = self.model.probabilities(self.encoder.encode([embed_text(t) for t in texts]))
+        classes = self.model.classes
+        out = []
+        for row in probs:
+            crisis_row = np.where(self._crisis, row, -1.0)
+            out.append(SemanticScore(float(row[self._crisis].sum()), classes[int(crisis_row.argmax())],
+                                     classes[int(row.argmax())]))
+        return out
+
+    def assess_turns(self, user_texts: list[str]) -> CrisisAssessment:
+        """The latest user message, alone and (when it carries some risk) with earlier turns."""
+        if not user_texts:
+            return NO_CRISIS
+        latest = self.scores([user_texts[-1]])[0]
+        best, how = latest, "semantic"
+        threshold = self.model.threshold
+        if len(user_texts) > 1 and self.model.context_floor <= latest.crisis_probability < threshold:
+            joined = self.scores([" ".join(user_texts[-WINDOW_TURNS:])])[0]
+            if joined.crisis_probability > best.crisis_probability:
+                best, how = joined, "semantic.turns"
+        if best.crisis_probability < threshold:
+            return NO_CRISIS
+        category, level = GROUPS[best.group]
+        return CrisisAssessment(level=level, categories=(category,), score=best.crisis_probability,
+                                matched_rules=(f"{how}.{best.group}",))
+
+
+_SHARED: SemanticCrisisDetector | None = None
+_SHARED_ERROR: str | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_semantic_detector() -> tuple[SemanticCrisisDetector | None, str | None]:
+    """(detector, None), or (None, why not) when the encoder package or model file is missing.
+    Loaded once per process: about a second, and every safety layer shares it."""
+    global _SHARED, _SHARED_ERROR
+    with _SHARED_LOCK:
+        if _SHARED is None and _SHARED_ERROR is None:
+            try:
+                _SHARED = SemanticCrisisDetector()
+            except (EncoderUnavailable, ImportError) as exc:
+                _SHARED_ERROR = str(exc)
+        return _SHARED, _SHARED_ERROR

