@@ -71,3 +71,10 @@ def test_the_135m_estimate_matches_its_real_parameter_count():
     smollm2 = {"hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152, "intermediate_size": 1536,
                "num_attention_heads": 9, "num_key_value_heads": 3, "tie_word_embeddings": True}
     assert abs(model_size_from_config(smollm2).params - 134_515_008) / 134_515_008 < 0.01
+
+
+def test_cpu_counts_more_activation_memory_than_cuda():
+    """sdpa on CPU keeps the attention scores: the CPU estimate per token is larger (measured constant)."""
+    cpu = training_memory_bytes(SIZE_135M, 2048, weight_bytes=4, activation_bytes=4, device_type="cpu")
+    cuda = training_memory_bytes(SIZE_135M, 2048, weight_bytes=4, activation_bytes=4, device_type="cuda")
+    assert cpu > 2 * cuda - SIZE_135M.params * 4

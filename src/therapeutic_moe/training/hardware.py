@@ -10,10 +10,13 @@ from pathlib import Path
 
 import torch
 
-# Activation bytes kept for the backward pass per token, per layer, per hidden unit, in 16-bit
-# activations with a fused (flash/sdpa) attention: 34 (Korthikanti et al. 2022, "Reducing
-# Activation Recomputation in Large Transformer Models", without the attention-score term).
-ACTIVATION_BYTES_PER_TOKEN_LAYER_HIDDEN = 34
+# Activation values kept for the backward pass per token, per layer, per hidden unit.
+# CUDA: 34 bytes at 16 bits with a fused attention (Korthikanti et al. 2022, "Reducing
+# Activation Recomputation in Large Transformer Models", without the attention-score term);
+# the H100 bench measured 0.55-0.8x of this estimate with the logits (bench/results).
+# CPU: 182 bytes at fp32, measured (peak RSS of one 2048-token step of SmolLM2-135M with 4
+# experts, 2026-12-01): sdpa on CPU keeps the attention scores, so the count is larger.
+ACTIVATION_VALUES_PER_TOKEN_LAYER_HIDDEN = {"cuda": 34 / 2, "cpu": 182 / 4}
 # Share of the free memory the estimate may use: the rest absorbs fragmentation, workspaces
 # and the estimate's own error.
 MEMORY_HEADROOM = 0.8
@@ -92,21 +95,22 @@ def free_memory_bytes(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def training_memory_bytes(size: ModelSize, tokens: int, weight_bytes: int, activation_bytes: int) -> int:
+def training_memory_bytes(size: ModelSize, tokens: int, weight_bytes: float, activation_bytes: int,
+                          device_type: str = "cuda") -> int:
     """Peak memory of a step without checkpointing: frozen weights, the activations of ``tokens``
     tokens kept for backward, and the fp32 logits of those tokens (and their gradient)."""
-    scale = activation_bytes / 2  # the 34-byte constant is for 16-bit activations
-    activations = size.layers * tokens * size.hidden * ACTIVATION_BYTES_PER_TOKEN_LAYER_HIDDEN * scale
+    values = ACTIVATION_VALUES_PER_TOKEN_LAYER_HIDDEN["cpu" if device_type == "cpu" else "cuda"]
+    activations = size.layers * tokens * size.hidden * values * activation_bytes
     logits = 2 * tokens * size.vocab * 4
     return int(size.params * weight_bytes + activations + logits)
 
 
-def decide_checkpointing(size: ModelSize | None, tokens: int, free_bytes: int, weight_bytes: int,
-                         activation_bytes: int) -> tuple[bool, str]:
+def decide_checkpointing(size: ModelSize | None, tokens: int, free_bytes: int, weight_bytes: float,
+                         activation_bytes: int, device_type: str = "cuda") -> tuple[bool, str]:
     """``gradient_checkpointing: auto``: on when a micro-batch's estimated training memory would not fit."""
     if size is None:
         return False, "auto: off (model size unknown)"
-    need = training_memory_bytes(size, tokens, weight_bytes, activation_bytes)
+    need = training_memory_bytes(size, tokens, weight_bytes, activation_bytes, device_type)
     fits = need <= MEMORY_HEADROOM * free_bytes
     return (not fits), (f"auto: {'off' if fits else 'on'} (estimated {need / 2**30:.1f} GiB for {tokens} tokens "
                         f"per micro-batch, {free_bytes / 2**30:.1f} GiB free)")
@@ -149,4 +153,4 @@ def _checkpointing(cfg, device, base_dtype, autocast_dtype, model_size, free_byt
     tokens = cfg.per_device_train_batch_size * cfg.max_seq_length
     activation_bytes = 2 if autocast_dtype is not None else 4
     weight_bytes = 0.5 if getattr(cfg, "load_in_4bit", False) else torch.finfo(base_dtype).bits // 8
-    return decide_checkpointing(size, tokens, free, weight_bytes, activation_bytes)
+    return decide_checkpointing(size, tokens, free, weight_bytes, activation_bytes, device.type)
