@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=HeadTraining.epochs, help="passes over the training items")
     parser.add_argument("--encoder-dir", help="train on these encoder files (model.safetensors, possibly a float16 "
                         "copy, config.json, tokenizer.json) instead of the installed package, e.g. on a GPU machine")
+    parser.add_argument("--no-cv", type=float, metavar="P",
+                        help="skip cross-validation and store threshold P (quicker; the report says so)")
     parser.add_argument("--set-threshold", type=float, metavar="P",
                         help="only change the stored decision threshold of the shipped model to P (no training)")
     args = parser.parse_args(argv)
@@ -195,17 +197,22 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base, tokenizer = load_base_encoder()
     base = base.to("cuda" if torch.cuda.is_available() else "cpu")
-    p = cross_validated_probabilities(base, tokenizer, texts, y, origin, classes, cfg)
-    threshold = choose_threshold(p, is_crisis, cfg.target_false_alarm)
-    recall, false_alarm = (p[is_crisis] >= threshold).mean(), (p[~is_crisis] >= threshold).mean()
+    if args.no_cv is not None:
+        p, threshold = None, args.no_cv
+        recall = false_alarm = float("nan")
+    else:
+        p = cross_validated_probabilities(base, tokenizer, texts, y, origin, classes, cfg)
+        threshold = choose_threshold(p, is_crisis, cfg.target_false_alarm)
+        recall, false_alarm = (p[is_crisis] >= threshold).mean(), (p[~is_crisis] >= threshold).mean()
     print(f"{len(items)} training items, {len(classes)} classes; {cfg.folds}-fold CV: threshold {threshold}, "
           f"recall {recall:.3f}, false alarms {false_alarm:.3f} ({time.time() - start:.0f} s)")
     if args.check:
         return 0
     model = fit(base, tokenizer, texts, y, classes, cfg)
     model.threshold, model.context_floor = threshold, round(threshold / 3, 2)
-    model.report = {"cv_threshold": threshold, "trained_on": [TRAIN_FILE.name, "probes.json"], "items": len(items),
-                    "cv_recall": round(float(recall), 4), "cv_false_alarm": round(float(false_alarm), 4),
+    model.report = {"cv_threshold": None if args.no_cv is not None else threshold, "trained_on": [TRAIN_FILE.name, "probes.json"], "items": len(items),
+                    "cv_recall": None if p is None else round(float(recall), 4),
+                    "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
                     "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",
                     "device": str(next(base.parameters()).device)}
     model.save(MODEL_FILE)
