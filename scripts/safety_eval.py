@@ -173,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {'MISS' if item.is_crisis else 'FALSE ALARM'} [{item.group}] rules={v[0]} semantic={v[1]}: "
                       f"{' || '.join(item.turns)}")
     print("\n## Leak check\n")
-    lines, pairs = leak_check(heldout, training_items())
+    if layer.semantic is None:
+        print("(no sentence encoder installed: skipped)")
+        lines, pairs = [], []
+    else:
+        lines, pairs = leak_check(heldout, training_items())
     print("\n".join(lines))
     if args.show_misses:
         for sim, h, t in pairs[:8]:

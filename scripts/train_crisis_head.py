@@ -22,7 +22,8 @@ import torch
 
 from therapeutic_moe.safety.corpus import GROUPS, TRAIN_FILE, CorpusItem, load_corpus
 from therapeutic_moe.safety.probe_eval import load_probes
-from therapeutic_moe.safety.encoder import EncoderFiles, load_base_encoder, mean_pool, token_batch
+from therapeutic_moe.errors import DataError
+from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder, mean_pool, token_batch
 from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder
 
 
@@ -220,5 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """main() with user errors (missing encoder package, bad corpus file) as one line and exit 2."""
+    try:
+        return main(argv)
+    except (EncoderUnavailable, DataError) as exc:
+        print(f"train_crisis_head: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

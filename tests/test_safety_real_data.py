@@ -25,6 +25,7 @@ def test_client_turns_rarely_fire_and_therapist_turns_are_never_blocked(shared_d
     layer = SafetyLayer()
     fired = sum(layer.check_user_message([{"role": "user", "content": t}]).is_crisis for t in client)
     blocked = sum(not layer.screen_output(t).allowed for t in therapist)
-    # Measured 2026-11-24: 5 of 4817 client turns (3 of them real self-harm talk), 0 of 4882.
+    # Measured 2026-11-24, rules only: 5 of 4817 client turns (3 of them real self-harm talk), 0 of 4882.
+    # 2026-12-01, rules + semantic detector: 18 of 4817 (4 truly concerning; docs/safety.md).
     assert fired / len(client) <= 0.005
     assert blocked / len(therapist) <= 0.001
