@@ -3,7 +3,7 @@ package ``gguf`` (PyPI), which holds the format writer, the tensor-name map and 
 token reader. Its HF-to-GGUF conversion script is not on PyPI, so the few steps it takes for a
 Llama-family model are done here the same way: llama.cpp's Q/K row order for rotary
 embeddings, the GPT-2 style BPE vocabulary, and the hyper-parameters. Checked by loading the
-file back with transformers' GGUF reader (tests/test_export_gguf.py).
+file back with transformers' GGUF reader (tests/export/test_export_gguf.py).
 
 Scope: Llama-architecture models (Llama, SmolLM, Mistral without sliding window) with a
 byte-level BPE tokenizer; anything else is refused with a message.

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from test_inference_fixtures import CRISIS_TEXT, make_model_dir, real_safety_available
+from inference_helpers import CRISIS_TEXT, make_model_dir, real_safety_available
 
 
 @pytest.fixture(scope="module")

@@ -4,32 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import tiny_cfg
+from inference_helpers import real_model_dir  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def real_model_dir(tmp_path_factory):
-    from therapeutic_moe.errors import ModelDirError
-    from therapeutic_moe.modeling import save_trained, wrap_model
-    from therapeutic_moe.modeling.base_model import (
-        DEFAULT_MODEL,
-        embedded_gguf_path,
-        load_base_model,
-        load_tokenizer,
-        resolve_base_model,
-    )
-
-    try:
-        embedded_gguf_path()
-    except ModelDirError as exc:
-        pytest.skip(str(exc))
-    resolved = resolve_base_model(DEFAULT_MODEL)
-    model = wrap_model(load_base_model(resolved), tiny_cfg(base_model=DEFAULT_MODEL), DEFAULT_MODEL)
-    out = tmp_path_factory.mktemp("real") / "model"
-    save_trained(model, load_tokenizer(resolved), out)
-    return out
 
 
 def test_greedy_reply_decodes_cleanly_with_routing(real_model_dir):

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 from fastapi.testclient import TestClient
 
-from test_inference_fixtures import load_assistant, make_model_dir, real_safety_available
+from inference_helpers import load_assistant, make_model_dir, real_safety_available
 from therapeutic_moe.serving.app import create_app
 
 

@@ -8,7 +8,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from conftest import make_tiny_tokenizer
-from test_inference_fixtures import load_assistant, make_model_dir
+from inference_helpers import load_assistant, make_model_dir
 from therapeutic_moe.errors import UserError
 from therapeutic_moe.inference.generation import SamplingParams, apply_penalties, sample_next
 from therapeutic_moe.inference.text_stream import IncrementalDecoder, held_suffix_length

@@ -1,10 +1,12 @@
 """Shared building blocks for the inference, serving and evaluation tests: a tiny trained model
-directory on disk and a safety layer for tests (the real one when installed)."""
+directory on disk, a safety layer for tests (the real one when installed) and a saved model
+directory on the real default base model (the `real_model_dir` fixture)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import make_tiny_tokenizer, tiny_cfg, tiny_llama
@@ -54,11 +56,24 @@ def load_assistant(model_dir: Path, safety: bool = True, max_context_length: int
                                               system_prompt="", **kwargs)
 
 
-def test_model_dir_loads_with_native_context(tmp_path):
-    from therapeutic_moe.inference.context import load_for_inference
+@pytest.fixture(scope="module")
+def real_model_dir(tmp_path_factory):
+    from therapeutic_moe.errors import ModelDirError
+    from therapeutic_moe.modeling import save_trained, wrap_model
+    from therapeutic_moe.modeling.base_model import (
+        DEFAULT_MODEL,
+        embedded_gguf_path,
+        load_base_model,
+        load_tokenizer,
+        resolve_base_model,
+    )
 
-    model_dir = make_model_dir(tmp_path)
-    model, tokenizer, plan = load_for_inference(model_dir, device="cpu", max_context_length=512, quiet=True)
-    assert plan.method == "native" and plan.native == 512
-    assert len(model.moe_layers) == 2 and model.moe_config.num_experts == 4
-    assert tokenizer.eos_token == "<|im_end|>"
+    try:
+        embedded_gguf_path()
+    except ModelDirError as exc:
+        pytest.skip(str(exc))
+    resolved = resolve_base_model(DEFAULT_MODEL)
+    model = wrap_model(load_base_model(resolved), tiny_cfg(base_model=DEFAULT_MODEL), DEFAULT_MODEL)
+    out = tmp_path_factory.mktemp("real") / "model"
+    save_trained(model, load_tokenizer(resolved), out)
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_tiny_tokenizer
-from test_inference_fixtures import CRISIS_TEXT, make_model_dir, real_safety_available
+from inference_helpers import CRISIS_TEXT, make_model_dir, real_safety_available
 from therapeutic_moe.cli import main
 
 # Invented questions (no real data in the project); the third is about medication.

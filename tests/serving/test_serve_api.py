@@ -8,7 +8,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from test_inference_fixtures import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
+from inference_helpers import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
 from therapeutic_moe.serving.app import create_app
 from therapeutic_moe.serving.settings import ServeSettings
 

@@ -11,7 +11,7 @@ import pytest
 from therapeutic_moe.config import SafetyConfig, TrainConfig, WandbConfig, load_run_config
 from therapeutic_moe.config.generate_docs import DOC_PATH, EXAMPLES, expected_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE_VALUES = {
     "num_train_epochs": 3,
     "per_device_train_batch_size": 4,

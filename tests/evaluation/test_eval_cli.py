@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_data_dir
-from test_inference_fixtures import make_model_dir
+from inference_helpers import make_model_dir
 from therapeutic_moe.cli import main
 
 # Invented sessions (no real data in the project).

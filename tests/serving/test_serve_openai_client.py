@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import tiny_cfg
-from test_inference_fixtures import load_assistant, make_model_dir
+from inference_helpers import load_assistant, make_model_dir
 from test_serve_uvicorn import ServerThread
 from therapeutic_moe.serving.app import create_app
 from therapeutic_moe.serving.settings import ServeSettings

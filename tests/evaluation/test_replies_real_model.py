@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from test_inference_real_model import real_model_dir  # noqa: F401 (fixture)
+from inference_helpers import real_model_dir  # noqa: F401 (fixture)
 from therapeutic_moe.cli import main
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from test_inference_fixtures import make_model_dir
+from inference_helpers import make_model_dir
 from therapeutic_moe.errors import ConfigError
 from therapeutic_moe.inference.context import apply_context_plan, load_for_inference, plan_context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_inference_fixtures import load_assistant, make_model_dir
+from inference_helpers import load_assistant, make_model_dir
 from therapeutic_moe.errors import UserError
 from therapeutic_moe.inference import ContextTooLong, InvalidMessages, TherapistAssistant
 from therapeutic_moe.inference.generation import sample_next

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 import torch
 
-from test_inference_fixtures import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
+from inference_helpers import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
 
 pytestmark = pytest.mark.skipif(not real_safety_available(), reason="safety layer not installed")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_inference_fixtures import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
+from inference_helpers import CRISIS_TEXT, load_assistant, make_model_dir, real_safety_available
 from test_serve_uvicorn import ServerThread
 from therapeutic_moe.serving.app import create_app
 from therapeutic_moe.serving.settings import ServeSettings
