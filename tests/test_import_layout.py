@@ -50,3 +50,17 @@ def test_pipeline_scripts_and_probes_answer_help():
         out = subprocess.run([sys.executable, str(REPO_ROOT / script), "--help"], capture_output=True, text=True,
                              timeout=120, cwd=REPO_ROOT)
         assert out.returncode == 0 and "usage:" in out.stdout, (script, out.stderr[-500:])
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def test_no_two_modules_import_each_other():
+    """Across the whole package (a package's __init__ re-exporting its own modules aside)."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    imports = {name: {m for m in imported_modules(path) if m in files} for name, path in files.items()}
+    circles = sorted((a, b) for a, targets in imports.items() for b in targets
+                     if a < b and a in imports[b] and not (b.startswith(a + ".") or a.startswith(b + ".")))
+    assert circles == []

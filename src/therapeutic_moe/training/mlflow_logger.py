@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from therapeutic_moe.training.monitoring import MetricsLogger, _cfg_get, _sample_table, clean_metrics, scalar_or_none
+from therapeutic_moe.training.logger_base import MetricsLogger, _cfg_get, _sample_table, clean_metrics, scalar_or_none
 
 EXPERIMENT = "therapeutic-moe"
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter value
