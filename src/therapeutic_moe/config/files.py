@@ -12,8 +12,6 @@ from typing import Any
 from therapeutic_moe.config.jsonc import load_jsonc_object, read_config_text
 from therapeutic_moe.config.yaml_file import is_yaml, load_yaml_object
 
-CONFIG_SUFFIXES = (".json", ".jsonc", ".yaml", ".yml")
-
 
 def read_config_file(path: str | Path, label: str | None = None) -> tuple[dict[str, Any], list[str], dict[str, int]]:
     """``(settings, duplicate keys, {top-level key: line})`` of a config file.
