@@ -178,8 +178,9 @@ def create_app(assistant, settings: ServeSettings | None = None) -> FastAPI:
         except ValidationError as exc:
             message, param = _validation_message(exc)
             return _error(422, message, code="invalid_value", param=param)
-        if req.stop_problem():
-            return _error(400, req.stop_problem(), code="invalid_value", param="stop")
+        stop_problem = req.stop_problem()
+        if stop_problem:
+            return _error(400, stop_problem, code="invalid_value", param="stop")
         max_new = req.max_completion_tokens or req.max_tokens or settings.default_max_new_tokens
         if max_new > settings.max_new_tokens_limit:
             return _error(422, f"max_tokens={max_new} is above this server's limit of "

@@ -74,8 +74,7 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = None
 
     def stop_strings(self) -> tuple[str, ...]:
-        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
-        return tuple(stops)
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
 
     def stop_problem(self) -> str | None:
         stops = self.stop_strings()
