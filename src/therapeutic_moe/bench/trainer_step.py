@@ -35,6 +35,19 @@ import torch
 LOGGING_STEPS = 5  # default interval: the trainer logs (and collects the routing statistics) every 5th step
 
 
+def _timed(real, clock, attr: str):
+    """``real`` that adds the seconds each call takes to ``clock.<attr>``."""
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            setattr(clock, attr, getattr(clock, attr) + time.perf_counter() - t)
+
+    return timed
+
+
 class Clock:
     """Seconds spent inside ``forward_loss`` and inside ``Tensor.backward`` while installed."""
 
@@ -46,27 +59,25 @@ class Clock:
         from therapeutic_moe.modeling.wrapper import TherapeuticMoEModel
 
         real_forward, real_backward = TherapeuticMoEModel.forward_loss, torch.Tensor.backward
-        clock = self
-
-        def forward_loss(self, *args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return real_forward(self, *args, **kwargs)
-            finally:
-                clock.forward += time.perf_counter() - t
-
-        def backward(self, *args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return real_backward(self, *args, **kwargs)
-            finally:
-                clock.backward += time.perf_counter() - t
-
-        TherapeuticMoEModel.forward_loss, torch.Tensor.backward = forward_loss, backward
+        TherapeuticMoEModel.forward_loss = _timed(real_forward, self, "forward")
+        torch.Tensor.backward = _timed(real_backward, self, "backward")
         try:
             yield self
         finally:
             TherapeuticMoEModel.forward_loss, torch.Tensor.backward = real_forward, real_backward
+
+
+def timed_steps(run, steps: int) -> dict:
+    """Median seconds of ``run()`` over ``steps`` calls, and of the part outside forward and backward."""
+    times, outside = [], []
+    for _ in range(steps):
+        with Clock().installed() as clock:
+            t = time.perf_counter()
+            run()
+            took = time.perf_counter() - t
+        times.append(took)
+        outside.append(took - clock.forward - clock.backward)
+    return {"step_s": statistics.median(times), "outside_s": statistics.median(outside)}
 
 
 # Leaf operators that only make views, allocate or change metadata: no kernel on a GPU.
@@ -161,15 +172,8 @@ def measure_trainer(trainer, steps: int) -> dict:
         while trainer.state.global_step % interval:  # start on an interval boundary
             trainer_step(trainer, stop)
         ops = leaf_operator_count(lambda: [trainer_step(trainer, stop) for _ in range(interval)])
-        times, outside = [], []
-        for _ in range(steps):
-            with Clock().installed() as clock:
-                t = time.perf_counter()
-                trainer_step(trainer, stop)
-                took = time.perf_counter() - t
-            times.append(took)
-            outside.append(took - clock.forward - clock.backward)
-    return {"ops": ops / interval, "step_s": statistics.median(times), "outside_s": statistics.median(outside)}
+        timing = timed_steps(lambda: trainer_step(trainer, stop), steps)
+    return {"ops": ops / interval} | timing
 
 
 def measure_bench(trainer, steps: int) -> dict:
@@ -184,15 +188,8 @@ def measure_bench(trainer, steps: int) -> dict:
     batches = trainer.batches.take(state.epoch, state.micro_batch, steps + 2)
     bench.step(batches[0])  # warm-up (optimizer state)
     ops = leaf_operator_count(lambda: bench.step(batches[1]))
-    times, outside = [], []
-    for batch in batches[2:]:
-        with Clock().installed() as clock:
-            t = time.perf_counter()
-            bench.step(batch)
-            took = time.perf_counter() - t
-        times.append(took)
-        outside.append(took - clock.forward - clock.backward)
-    return {"ops": ops, "step_s": statistics.median(times), "outside_s": statistics.median(outside)}
+    timed = iter(batches[2:])
+    return {"ops": ops} | timed_steps(lambda: bench.step(next(timed)), len(batches) - 2)
 
 
 def run_setup(base_model: str, use_moe: bool, batch: int, seq: int, steps: int, workers: int,
