@@ -156,8 +156,8 @@ def parse_pairwise(answer: str) -> str | None:
     for obj in json_objects(answer):
         for key in ("better", "winner", "verdict", "choice"):
             value = obj.get(key)
-            if isinstance(value, str) and value.strip().upper().removeprefix("REPLY ").strip() in ("A", "B", "TIE"):
-                verdict = value.strip().upper().removeprefix("REPLY ").strip()
+            verdict = value.strip().upper().removeprefix("REPLY ").strip() if isinstance(value, str) else None
+            if verdict in ("A", "B", "TIE"):
                 return "tie" if verdict == "TIE" else verdict
     match = _VERDICT_PROSE.search(answer)
     if match:
