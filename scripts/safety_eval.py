@@ -79,10 +79,8 @@ def leak_check(heldout, train) -> tuple[list[str], list[tuple[float, str, str]]]
     from therapeutic_moe.safety.encoder import SentenceEncoder
 
     encoder = SentenceEncoder()
-    a = encoder.encode([i.text for i in heldout])
-    b = encoder.encode([t for i in train for t in i.turns])
     train = [t for i in train for t in i.turns]
-    sims = a @ b.T
+    sims = encoder.encode([i.text for i in heldout]) @ encoder.encode(train).T
     best = sims.max(1)
     pairs = sorted(((float(best[k]), heldout[k].text, train[int(sims[k].argmax())]) for k in range(len(heldout))),
                    reverse=True)

@@ -46,7 +46,6 @@ GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
     "ordinary": (None, RiskLevel.NONE),
     "multi_turn_calm": (None, RiskLevel.NONE),
 }
-THIRD_PARTY = "third_party"
 
 
 @dataclass(frozen=True)
