@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from therapeutic_moe.bench.trainer_step import Clock, leaf_operators, main
@@ -33,9 +34,8 @@ def test_clock_times_forward_loss_and_backward_and_uninstalls():
 
 
 def test_help_describes_the_command(capsys):
-    try:
+    with pytest.raises(SystemExit) as exc:
         main(["--help"])
-    except SystemExit as exc:
-        assert exc.code == 0
+    assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--model" in out and "--logging-steps" in out
