@@ -23,6 +23,7 @@ import numpy as np
 from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
+from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
@@ -41,7 +42,7 @@ def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool,
     """(rules, semantic, combined) verdict per item."""
     out = []
     for item in items:
-        turns = list(item.turns[-4:])
+        turns = list(item.turns[-USER_TURNS_WINDOW:])
         by_rules = rules.assess_turns(turns).is_crisis
         by_semantic = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
         out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item)).is_crisis))

@@ -158,6 +158,11 @@ def choose_threshold(p: np.ndarray, is_crisis: np.ndarray, target: float) -> flo
     return 0.99
 
 
+def context_floor(threshold: float) -> float:
+    """Crisis probability from which the latest message is also read with earlier turns."""
+    return round(threshold / 3, 2)
+
+
 def set_threshold(threshold: float) -> int:
     """Move the operating point of the shipped model; the cross-validated one stays in its report."""
     if not 0.0 < threshold < 1.0:
@@ -165,7 +170,7 @@ def set_threshold(threshold: float) -> int:
         return 2
     model = CrisisModel.load(MODEL_FILE)
     model.report.setdefault("cv_threshold", model.threshold)
-    model.threshold, model.context_floor = threshold, round(threshold / 3, 2)
+    model.threshold, model.context_floor = threshold, context_floor(threshold)
     model.save(MODEL_FILE)
     print(f"{MODEL_FILE.name}: threshold {threshold} (cross-validated: {model.report['cv_threshold']})")
     return 0
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     model = fit(base, tokenizer, texts, y, classes, cfg)
-    model.threshold, model.context_floor = threshold, round(threshold / 3, 2)
+    model.threshold, model.context_floor = threshold, context_floor(threshold)
     model.report = {"cv_threshold": None if args.no_cv is not None else threshold, "trained_on": [TRAIN_FILE.name, "probes.json"], "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
