@@ -64,7 +64,7 @@ def require_experts(source: TrainedSource, fmt: str) -> None:
 def export_domain_adapters(source: TrainedSource, out_dir: Path) -> dict[str, Path]:
     """One adapter per domain: attention LoRA + that expert with gate 1 in every layer."""
     require_experts(source, "domain-adapters")
-    num_layers = len({int(k.split(".")[1]) for k in source.moe_state})
+    num_layers = source.num_moe_layers
     written = {}
     for index, domain in enumerate(source.domains):
         gates = [[1.0 if e == index else 0.0 for e in range(len(source.domains))]] * num_layers

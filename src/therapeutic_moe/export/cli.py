@@ -62,23 +62,21 @@ def run_export(args) -> int:
     from therapeutic_moe.export.source import open_source
 
     out = _output(args)
-    args.dtype_default = args.dtype is None
-    args.dtype = args.dtype or "float32"
+    dtype = args.dtype or "float32"  # GGUF files default to float16 instead
     source = open_source(args.model_dir, args.base_model)
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     if args.format == "merged":
-        export_merged(source, out, args.dtype)
+        export_merged(source, out, dtype)
     elif args.format == "domain-adapters":
         export_domain_adapters(source, out)
     elif args.format == "gguf":
         from therapeutic_moe.export.gguf_export import export_gguf
 
-        export_gguf(source, out, "float16" if args.dtype_default else args.dtype)
+        export_gguf(source, out, args.dtype or "float16")
     else:
         require_experts(source, "fixed-gate")
-        num_layers = len({int(k.split(".")[1]) for k in source.moe_state})
-        gates = parse_gates(args.gate, source.domains, num_layers, source.directory)
-        export_fixed_gate(source, gates, args.gate, out, args.merge, args.dtype)
+        gates = parse_gates(args.gate, source.domains, source.num_moe_layers, source.directory)
+        export_fixed_gate(source, gates, args.gate, out, args.merge, dtype)
     print(f"exported {args.format}: {out}", file=sys.stderr)
     return 0

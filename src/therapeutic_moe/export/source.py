@@ -26,6 +26,11 @@ class TrainedSource:
     def domains(self) -> list[str]:
         return list(self.meta.get("expert_domains") or [])
 
+    @property
+    def num_moe_layers(self) -> int:
+        """MoE layers saved in moe_layers.pt (keys are ``layers.<index>.…``)."""
+        return len({int(k.split(".")[1]) for k in self.moe_state})
+
 
 def open_source(directory: str | Path, base_model: str | None = None, cache_dir: str | None = None) -> TrainedSource:
     from therapeutic_moe.modeling.base_model import resolve_base_model
@@ -53,8 +58,7 @@ def mlp_paths(resolved_base: str, trust_remote_code: bool = False) -> list[str]:
 
 def checked_mlp_paths(source: TrainedSource) -> list[str]:
     paths = mlp_paths(source.resolved_base)
-    saved_layers = {int(k.split(".")[1]) for k in source.moe_state}
-    if len(saved_layers) != len(paths):
-        raise ModelDirError(f"{source.directory}: moe_layers.pt has {len(saved_layers)} MoE layers but the base "
+    if source.num_moe_layers != len(paths):
+        raise ModelDirError(f"{source.directory}: moe_layers.pt has {source.num_moe_layers} MoE layers but the base "
                             f"model {source.base_name!r} has {len(paths)} MLPs; is this the right base model?")
     return paths
