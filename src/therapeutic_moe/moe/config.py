@@ -135,7 +135,7 @@ class MoEConfig:
             router_z_loss_weight=cfg.router_z_loss_weight,
             domain_routing_weight=cfg.domain_routing_weight,
             # Absent from older configs (and from tests' minimal namespaces): the defaults.
-            **{f.name: getattr(cfg, f.name) for f in fields(cls) if f.name in ROUTING_RECIPE_FIELDS and hasattr(cfg, f.name)},
+            **{name: getattr(cfg, name) for name in ROUTING_RECIPE_FIELDS if hasattr(cfg, name)},
         )
 
     def to_dict(self) -> dict:
