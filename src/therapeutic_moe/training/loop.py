@@ -355,9 +355,7 @@ class Trainer:
         ctx, moe = self.model.context, self.model.moe_config
         if ctx is None:
             return
-        upcoming = self.state.global_step + 1
-        logs = upcoming % self.cfg.logging_steps == 0 or upcoming == self.schedule.total_steps
-        ctx.stats = self.stats if logs else None
+        ctx.stats = self.stats if self.logging_due(self.state.global_step + 1) else None
         weight = self.domain_weight()
         ctx.compute_domain_loss = (moe.domain_routing_weight if weight is None else weight) > 0
 
@@ -417,8 +415,9 @@ class Trainer:
 
     # --- logging, evaluation, stopping -----------------------------------------------------------
 
-    def logging_due(self) -> bool:
-        step = self.state.global_step
+    def logging_due(self, step: int | None = None) -> bool:
+        """Whether ``step`` (default: the one just applied) logs its interval."""
+        step = self.state.global_step if step is None else step
         return step % self.cfg.logging_steps == 0 or step == self.schedule.total_steps
 
     def log_interval(self) -> None:
