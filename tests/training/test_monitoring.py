@@ -152,6 +152,9 @@ def test_null_logger_accepts_everything(tmp_path):
     logger.finish(exit_code=1)
     with NullLogger() as inner:
         inner.log({}, step=0)
+    # Nothing recorded anywhere: no run, no files.
+    assert logger.run_id is None and logger.run_dir is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_wandb_package_gives_null_logger_and_one_warning(tmp_path, monkeypatch, capsys):
