@@ -34,8 +34,6 @@ PLACEHOLDERS = {"email": "[EMAIL]", "url": "[URL]", "date_of_birth": "[DOB]", "i
                 "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
 PII_KINDS = tuple(PLACEHOLDERS)
 
-_PATTERNS = PATTERNS
-
 _DIGIT = re.compile(r"\d")
 _DIGIT_KINDS = ("phone",)  # every pattern of these needs a digit: skip digit-free text fast
 
@@ -179,7 +177,7 @@ class PiiScrubber:
             elif kind in _DIGIT_KINDS and not _DIGIT.search(text):
                 continue
             else:
-                spans = [m.span(group) for pattern, group in _PATTERNS[kind] for m in pattern.finditer(text)
+                spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)
                          if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
             if spans:
