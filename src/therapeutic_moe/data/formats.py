@@ -138,7 +138,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
 def _is_single_record(document: dict) -> bool:
     """A JSON file holding one record: chat, transcript, Alpaca, or one ShareGPT conversation
     (whose 'conversations' list holds turns, not the records of the seed format)."""
-    if any(key in document for key in ("text", "messages", "instruction")):
+    if any(key in document for key in _FORMAT_KEYS if key != "conversations"):
         return True
     turns = document.get("conversations")
     return isinstance(turns, list) and bool(turns) and all(isinstance(t, dict) and "from" in t for t in turns)
