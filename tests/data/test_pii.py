@@ -44,6 +44,13 @@ UNTOUCHED = [
     "My mom said it would pass. Okay, Yeah.",
     "Therapist and Client both agreed, Doctor.",
     "I was born in 1988 and I'm 36 years old.",
+    # states and countries, public figures, everyday lowercase words after a cue
+    "I moved to Ohio last year and I'm from Brazil originally.",
+    "I keep listening to Taylor Swift and reading Sylvia Plath.",
+    "my husband doesn't listen and my dad became angry.",
+    "I was at home all day, dot dot dot",  # "at" and "dot" without a domain ending: not an email
+    "we met at 10:30 on Monday and I paid 250 dollars",
+    "I can't handle that. my son is doing better",
 ]
 
 
@@ -110,18 +117,6 @@ def test_planted_identifiers_are_scrubbed(line):
     for kind, value in marks:
         parts = [t for t in _TELLING.findall(value) if t.lower() not in _GENERIC]
         assert not any(p in left for p in parts), f"{kind} {value!r} survived: {out}"
-
-
-@pytest.mark.parametrize("text", [
-    "I moved to Ohio last year and I'm from Brazil originally.",
-    "I keep listening to Taylor Swift and reading Sylvia Plath.",
-    "my husband doesn't listen and my dad became angry.",
-    "I was at home all day, dot dot dot",  # "at" and "dot" without a domain ending: not an email
-    "we met at 10:30 on Monday and I paid 250 dollars",
-    "I can't handle that. my son is doing better",
-])
-def test_clean_lines_stay_clean(text):
-    assert PiiScrubber().scrub(text) == text
 
 
 def test_lowercase_hyphenated_and_accented_names():
