@@ -180,6 +180,12 @@ class TensorBoardLogger(MetricsLogger):
         self._writer.close()
 
 
+def _first_line(exc: Exception) -> str:
+    """``Type: first line of the message``, for a one-line warning."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def make_logger(
     report_to: str,
     wandb_cfg: Any,
@@ -227,7 +233,7 @@ def make_logger(
     try:
         return WandbLogger(wandb_cfg, run_dir, run_config, resume_run_id, mode=mode)
     except Exception as exc:  # wandb raises many types (auth, network, timeouts)
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        reason = _first_line(exc)
         if mode == "online":
             _warn(f"wandb online start failed ({reason}); recording offline instead - "
                   "check `wandb login` and the network, then `wandb sync` the offline run")
@@ -252,6 +258,6 @@ def _make_mlflow_logger(wandb_cfg: Any, run_dir: Path, run_config: Mapping[str, 
     try:
         return MlflowLogger(wandb_cfg, run_dir, run_config, resume_run_id)
     except Exception as exc:  # a store that cannot be opened must not stop training
-        _warn(f"mlflow could not start ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+        _warn(f"mlflow could not start ({_first_line(exc)}); "
               "metrics will not be recorded")
         return NullLogger()
