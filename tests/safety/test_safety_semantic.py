@@ -12,6 +12,7 @@ import pytest
 from therapeutic_moe.errors import DataError
 from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety import layer as layer_module
+from therapeutic_moe.safety.assessment import NO_CRISIS, CrisisAssessment, RiskLevel
 from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, TRAIN_FILE, load_corpus
 from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder
 from therapeutic_moe.safety.semantic import MODEL_FILE, CrisisModel
@@ -56,6 +57,17 @@ def test_shipped_model_file_matches_the_encoder_and_corpus():
     assert 0.0 < model.context_floor < model.threshold < 1.0
     assert model.head_weight.shape == (len(model.classes), 384)
     assert model.report["items"] > 500
+
+
+def test_either_detector_makes_a_crisis_and_the_rules_lead():
+    rules = CrisisAssessment(RiskLevel.LOW, ("self_harm",), 0.4, ("self_harm.cut",))
+    semantic = CrisisAssessment(RiskLevel.HIGH, ("suicide",), 0.97, ("semantic.plan_time_place",))
+    assert layer_module.combine(rules, NO_CRISIS) == rules
+    assert layer_module.combine(NO_CRISIS, semantic) == semantic
+    assert layer_module.combine(NO_CRISIS, NO_CRISIS) == NO_CRISIS
+    both = layer_module.combine(rules, semantic)
+    assert both.level is RiskLevel.HIGH and both.categories == ("self_harm", "suicide")
+    assert both.score == 0.97 and both.matched_rules == ("self_harm.cut", "semantic.plan_time_place")
 
 
 def test_rules_only_when_switched_off_and_says_so():
