@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, load_corpus
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_real:
         print("\n## Real client text\n")
         print("\n".join(real_text_table(layer, rules, args.show_flagged)))
-    print("\n## Latency (2 threads)\n")
+    print(f"\n## Latency ({torch.get_num_threads()} threads)\n")
     print("\n".join(latency(layer, [i for i in heldout if len(i.turns) == 1])))
     return 0
 
