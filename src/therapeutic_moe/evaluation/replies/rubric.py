@@ -55,14 +55,18 @@ RUBRIC_SYSTEM = (
 )
 
 
+def _quoted(title: str, text: str, if_empty: str = "") -> str:
+    """A titled block of the judge's prompt, fenced so the judge can tell it from instructions."""
+    return f"{title}:\n<<<\n{text.strip() or if_empty}\n>>>\n\n"
+
+
 def rubric_messages(question: str, reply: str) -> list[dict]:
     """The chat messages that ask a judge to rate one reply on every dimension."""
     na = ', or "n/a"'
     lines = [f'- "{d.key}" ({d.scale}{na if d.allows_na else ""}): {d.guidance}' for d in DIMENSIONS]
     example = {d.key: ("no" if d.scale == "yes/no" else 3) for d in DIMENSIONS}
     example["rationale"] = "one or two sentences"
-    user = ("Question from the person:\n<<<\n" + question.strip() + "\n>>>\n\n"
-            "Reply to rate:\n<<<\n" + (reply.strip() or "(empty reply)") + "\n>>>\n\n"
+    user = (_quoted("Question from the person", question) + _quoted("Reply to rate", reply, "(empty reply)") +
             "Rate the reply on these dimensions:\n" + "\n".join(lines) + "\n\n"
             "Answer with JSON only, shaped like:\n" + json.dumps(example))
     return [{"role": "system", "content": RUBRIC_SYSTEM}, {"role": "user", "content": user}]
@@ -76,9 +80,8 @@ PAIRWISE_SYSTEM = (
 
 
 def pairwise_messages(question: str, reply_a: str, reply_b: str) -> list[dict]:
-    user = ("Question from the person:\n<<<\n" + question.strip() + "\n>>>\n\n"
-            "Reply A:\n<<<\n" + (reply_a.strip() or "(empty reply)") + "\n>>>\n\n"
-            "Reply B:\n<<<\n" + (reply_b.strip() or "(empty reply)") + "\n>>>\n\n"
+    user = (_quoted("Question from the person", question) + _quoted("Reply A", reply_a, "(empty reply)") +
+            _quoted("Reply B", reply_b, "(empty reply)") +
             'Which reply is better? Answer with JSON only: {"better": "A" or "B" or "tie", '
             '"reason": "one sentence"}')
     return [{"role": "system", "content": PAIRWISE_SYSTEM}, {"role": "user", "content": user}]
