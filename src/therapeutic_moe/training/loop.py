@@ -229,7 +229,7 @@ class Trainer:
         if self.resume_from is None:
             return None
         try:
-            window = json.loads((Path(self.resume_from) / ckpt.STATE_FILE).read_text()).get("window_size")
+            window = ckpt.TrainState.load(Path(self.resume_from)).window_size
         except (OSError, ValueError):
             return None  # the full load in setup_state reports a damaged checkpoint
         return window // self.d.world_size if window and window % self.d.world_size == 0 else None
