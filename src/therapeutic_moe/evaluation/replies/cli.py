@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from therapeutic_moe.errors import ConfigError
+from therapeutic_moe.inference.cli import DEFAULT_REPETITION_PENALTY  # the sampler's, without torch
 
 DESCRIPTION = (
     "Generate replies to held-out client questions with each MODEL (its chat template and system prompt, the "
@@ -39,7 +40,8 @@ def register(subparsers) -> None:
     gen.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="most tokens per reply")
     gen.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, 0 = greedy")
     gen.add_argument("--top-p", type=float, default=0.9, help="nucleus sampling mass")
-    gen.add_argument("--repetition-penalty", type=float, default=1.1, help="penalty on the reply's own tokens, 1 = off")
+    gen.add_argument("--repetition-penalty", type=float, default=DEFAULT_REPETITION_PENALTY,
+                     help="penalty on the reply's own tokens, 1 = off")
     gen.add_argument("--seed", type=int, default=0, help="question i is sampled with seed+i, the same for every model (default 0)")
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     gen.add_argument("--safety-config", default=None, metavar="PATH",

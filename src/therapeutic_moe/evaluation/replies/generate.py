@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from therapeutic_moe.errors import ConfigError, DataError
+from therapeutic_moe.inference.cli import DEFAULT_REPETITION_PENALTY  # the sampler's, without torch
 
 BASE_PREFIX = "base:"
 REPLY_FILE_SUFFIX = ".jsonl"
@@ -65,7 +66,7 @@ class Sampling:
     max_new_tokens: int = field(default=256, metadata={"help": "Most tokens per reply."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature (0 = greedy)."})
     top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling mass."})
-    repetition_penalty: float = field(default=1.1, metadata={"help": "Penalty on the reply's own tokens (1 = off)."})
+    repetition_penalty: float = field(default=DEFAULT_REPETITION_PENALTY, metadata={"help": "Penalty on the reply's own tokens (1 = off)."})
     seed: int = field(default=0, metadata={"help": "Question i is sampled with seed + i, the same for every model."})
 
 
