@@ -48,15 +48,9 @@ class BuildStats:
 
 
 def plan_windows(roles: list[str], lengths: list[int], budget: int,
-                 context_fraction: float = CONTEXT_FRACTION) -> tuple[list[Window], int]:
-    """Windows over turns of the given token lengths, each ≤ ``budget``; also the count of turns too long."""
-    windows, too_long = _plan_turn_windows(roles, lengths, budget, context_fraction)
-    return windows, len(too_long)
-
-
-def _plan_turn_windows(roles: list[str], lengths: list[int], budget: int,
-                       context_fraction: float) -> tuple[list[Window], list[int]]:
-    """Windows, and the assistant turns that do not fit together with their prompt."""
+                 context_fraction: float = CONTEXT_FRACTION) -> tuple[list[Window], list[int]]:
+    """Windows over turns of the given token lengths, each ≤ ``budget``; also the assistant turns
+    that do not fit together with their prompt."""
     prefix = [0, *accumulate(lengths)]
     assistants = [i for i, role in enumerate(roles) if role == "assistant"]
     windows: list[Window] = []
@@ -113,8 +107,8 @@ def conversation_examples(conv: Conversation, tokenizer, *, max_seq_length: int,
     if system_tokens >= max_seq_length:
         raise ConfigError(f"the system prompt alone takes {system_tokens} tokens, max_seq_length is {max_seq_length}. "
                           f"Fix: shorten system_prompt or raise max_seq_length")
-    windows, too_long = _plan_turn_windows([t["role"] for t in turns], lengths[len(head):],
-                                           max_seq_length - system_tokens, context_fraction)
+    windows, too_long = plan_windows([t["role"] for t in turns], lengths[len(head):],
+                                     max_seq_length - system_tokens, context_fraction)
     if split_long_turns:
         stats.long_turns_split += len(too_long)
     else:
