@@ -45,6 +45,7 @@ def compare_with_eager(backend: str) -> None:
     compiled, grads = loss_and_grads(model, batch)
     torch.testing.assert_close(compiled["loss"], eager["loss"], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(compiled["load_balancing_loss"], eager["load_balancing_loss"], rtol=1e-5, atol=1e-6)
+    assert len(grads) == len(eager_grads) > 0
     for g, e in zip(grads, eager_grads):
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-6)
 
