@@ -315,15 +315,15 @@ def load_weights(path: Path, model) -> None:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    from therapeutic_moe.modeling.saving import read_moe_weights
+    from therapeutic_moe.modeling.saving import ADAPTER_FILES, MOE_WEIGHTS, read_moe_weights
 
     check_same_model(path, model)
-    adapter = load_file(str(path / "adapter_model.safetensors"))
+    adapter = load_file(str(path / ADAPTER_FILES[1]))
     result = set_peft_model_state_dict(model.peft_model, adapter)
     if getattr(result, "unexpected_keys", None):
         raise UserError(f"{path}: adapter weights do not fit this model ({result.unexpected_keys[:3]}…)")
     if model.moe_config is not None:
-        model.load_moe_state_dict(read_moe_weights(path / "moe_layers.pt"))
+        model.load_moe_state_dict(read_moe_weights(path / MOE_WEIGHTS))
 
 
 def load_training_state(path: Path, wrapped, optimizer, scheduler, rank: int = 0) -> TrainState:
