@@ -14,8 +14,9 @@ import torch
 # CUDA: 34 bytes at 16 bits with a fused attention (Korthikanti et al. 2022, "Reducing
 # Activation Recomputation in Large Transformer Models", without the attention-score term);
 # the H100 bench measured 0.55-0.8x of this estimate with the logits (bench/results).
-# CPU: 182 bytes at fp32, measured (peak RSS of one 2048-token step of SmolLM2-135M with 4
-# experts, 2026-12-01): sdpa on CPU keeps the attention scores, so the count is larger.
+# CPU: 182 bytes at fp32, from the peak RSS of one 2048-token step of SmolLM2-135M with 4 experts
+# (docs/performance.md gives the command; on the safe side): sdpa on CPU keeps the attention
+# scores, so the count is larger.
 ACTIVATION_VALUES_PER_TOKEN_LAYER_HIDDEN = {"cuda": 34 / 2, "cpu": 182 / 4}
 # Share of the free memory the estimate may use: the rest absorbs fragmentation, workspaces
 # and the estimate's own error.
