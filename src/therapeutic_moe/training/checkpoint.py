@@ -15,7 +15,6 @@ warning and uses the newest one that verifies (the HF Trainer would happily load
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -28,18 +27,11 @@ from pathlib import Path
 from typing import Callable
 
 from therapeutic_moe.errors import UserError
+from therapeutic_moe.file_hash import sha256_of_file
 
 MANIFEST = "COMPLETE"
 STATE_FILE = "trainer_state.json"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -62,7 +54,7 @@ def write_checkpoint(output_dir: Path, step: int, write_files: Callable[[Path], 
     files = {}
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
         _fsync(path)
-        files[str(path.relative_to(tmp))] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        files[str(path.relative_to(tmp))] = {"bytes": path.stat().st_size, "sha256": sha256_of_file(path)}
     manifest = tmp / MANIFEST
     manifest.write_text(json.dumps({"step": step, "written_at": time.time(), "files": files}, indent=1))
     _fsync(manifest)
@@ -121,7 +113,7 @@ def verify_checkpoint(path: Path, deep: bool = True) -> str | None:
                 return f"{name} is missing"
             if f.stat().st_size != meta["bytes"]:
                 return f"{name} has {f.stat().st_size} bytes, manifest says {meta['bytes']}"
-            if deep and _sha256(f) != meta["sha256"]:
+            if deep and sha256_of_file(f) != meta["sha256"]:
                 return f"{name} does not match its SHA-256"
         except (OSError, ValueError) as exc:  # unreadable, name too long, NUL in the name
             return f"{name!r} cannot be checked: {exc}"
