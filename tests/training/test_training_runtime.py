@@ -96,16 +96,39 @@ def test_time_budget_stops_saves_and_resume_uses_remaining_budget(tmp_path, monk
     assert rep2["elapsed_hours"] > first_hours
 
 
-def test_early_stopping_stops_and_keeps_best(tmp_path, monkeypatch):
+def model_tensors(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    tensors = {f"adapter/{k}": v for k, v in load_file(str(directory / "adapter_model.safetensors")).items()}
+    return tensors | {f"moe/{k}": v for k, v in torch.load(directory / "moe_layers.pt", weights_only=True).items()}
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping_stops_and_exports_the_best_weights_from_memory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # an improvement must beat the best by 10 nats: none does after the first evaluation
-    cfg = run_config(tmp_path, max_steps=40, eval_steps=2, early_stopping_patience=2, early_stopping_threshold=10.0)
-    assert train(cfg) == 0
-    rep = report(tmp_path / "out")
-    assert rep["stop_reason"] == "early_stopping"
-    assert rep["global_step"] == 6  # evals at 2 (best), 4, 6 -> patience 2 exhausted
-    assert rep["best_step"] == 2
-    assert (tmp_path / "out" / "checkpoint-2").is_dir()
+    early = dict(max_steps=40, eval_steps=2, early_stopping_patience=2, early_stopping_threshold=10.0)
+    assert train(run_config(tmp_path, output_dir=str(tmp_path / "saved"), save_steps=2, **early)) == 0
+    assert train(run_config(tmp_path, output_dir=str(tmp_path / "unsaved"), save_steps=0, **early)) == 0
+    saved, unsaved = tmp_path / "saved", tmp_path / "unsaved"
+    for out in (saved, unsaved):
+        rep = report(out)
+        assert rep["stop_reason"] == "early_stopping"
+        assert rep["global_step"] == 6  # evals at 2 (best), 4, 6 -> patience 2 exhausted
+        assert rep["best_step"] == 2 and rep["exported"].startswith("best weights (step 2")
+    # the improving evaluation wrote no checkpoint of its own; the export is its weights all the same
+    assert list_checkpoints(unsaved) == []
+    best = model_tensors(saved / "checkpoint-2")
+    assert_same(model_tensors(unsaved), best)
+    assert_same(model_tensors(saved), best)
+    # later periodic checkpoints carry the best weights, for a resume to export
+    for step in (4, 6):
+        assert verify_checkpoint(saved / f"checkpoint-{step}") is None
+        assert_same(model_tensors(saved / f"checkpoint-{step}" / "best"), best)
+    assert not (saved / "checkpoint-2" / "best").exists()  # best at its own step: nothing to add
 
 
 def test_nan_loss_halts_before_the_update_and_saves_nothing(tmp_path, monkeypatch):

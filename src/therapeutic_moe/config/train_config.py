@@ -309,6 +309,12 @@ class TrainConfig:
         default=3,
         metadata={"help": "Checkpoints kept; older ones are pruned, never the best or newest.", "ge": 1},
     )
+    async_checkpointing: bool = field(
+        default=True,
+        metadata={"help": "Write checkpoints from a CPU copy in a background thread while training goes on "
+                  "(the loop waits only for the copy); false = write them in the training loop. Either way "
+                  "a checkpoint is published only once complete, and the run waits for it before exiting."},
+    )
     seed: int = field(default=42, metadata={"help": "Random seed for data order, init and dropout.", "ge": 0})
     bf16: bool | Auto = field(
         default="auto", metadata={"help": "bfloat16 mixed precision. auto = on where the device supports it."}

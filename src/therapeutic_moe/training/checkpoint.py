@@ -1,9 +1,12 @@
 """Everything about checkpoints: what goes in, what comes out, and how it is published and verified.
 
-What goes in (``save_training_checkpoint``): the model files (adapter, experts, moe_config.json,
-written by ``modeling.saving.save_model_files``, the same format as an export), the optimizer
-and scheduler state, every rank's RNG states, the loop state (``TrainState``,
-trainer_state.json) and the run's config. What comes out: ``load_weights`` (adapter and expert
+What goes in (``snapshot`` copies it to the CPU, ``save_training_checkpoint`` writes it, on the
+training thread or the background writer of ``training.checkpoint_writer``): the model files
+(adapter, experts, moe_config.json, written by ``modeling.saving.save_model_files``, the same
+format as an export), the best evaluation's model files in ``best/`` when that is an earlier
+step (the best weights live in memory, not in a checkpoint of their own), the optimizer and
+scheduler state, every rank's RNG states, the loop state (``TrainState``, trainer_state.json)
+and the run's config. What comes out: ``load_weights`` (adapter and expert
 weights into the plain model, after ``check_same_model``) and ``load_training_state`` (the rest,
 after the model is wrapped).
 
@@ -15,6 +18,7 @@ warning and uses the newest one that verifies (the HF Trainer would happily load
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -30,6 +34,7 @@ from therapeutic_moe.errors import UserError
 from therapeutic_moe.file_hash import sha256_of_file
 
 MANIFEST = "COMPLETE"
+BEST_DIR = "best"  # inside a checkpoint: the model files of the best evaluation, when not this step
 STATE_FILE = "trainer_state.json"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
@@ -244,43 +249,95 @@ def rng_file(rank: int) -> str:
     return "rng_state.pt" if rank == 0 else f"rng_state_rank{rank}.pt"
 
 
-def save_checkpoint(output_dir, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
-                    rng_states: list[dict], full: dict | None = None, optimizer_state: dict | None = None) -> Path:
-    """Write and publish ``checkpoint-<step>``. ``full``/``optimizer_state``: the gathered whole
-    tensors and name-keyed optimizer state of a sharded (FSDP) run; otherwise read from the
-    model and optimizer directly."""
+@dataclass
+class CheckpointContents:
+    """Everything one checkpoint holds, copied to the CPU at the save point (``snapshot``), so it
+    can be written on another thread while training changes the live tensors."""
+
+    state: TrainState = field(metadata={"help": "The loop state at the save point (a copy)."})
+    model_tensors: dict = field(metadata={"help": "Adapter, router and expert tensors by name (CPU)."})
+    optimizer_state: dict = field(metadata={"help": "optimizer.state_dict() (CPU), name-keyed under FSDP."})
+    scheduler_state: dict = field(metadata={"help": "scheduler.state_dict() (a copy)."})
+    rng_states: list = field(metadata={"help": "Every rank's generator states."})
+    run_config: dict = field(metadata={"help": "The run's three configs as dicts."})
+    best_tensors: dict | None = field(default=None, metadata={
+        "help": "The best evaluation's model tensors by name, when that is not this step (written to best/)."})
+
+    @property
+    def step(self) -> int:
+        return self.state.global_step
+
+
+def snapshot(model, optimizer, scheduler, state: TrainState, run_config_dict: dict, rng_states: list[dict],
+             full: dict | None = None, optimizer_state: dict | None = None,
+             best_tensors: dict | None = None) -> CheckpointContents:
+    """Copy what ``checkpoint-<step>`` needs to the CPU (on the training thread). ``full``/
+    ``optimizer_state``: the gathered whole tensors and name-keyed optimizer state of a sharded
+    (FSDP) run, already whole copies on the CPU; ``best_tensors``: from ``snapshot.model_tensors``."""
+    from therapeutic_moe.training.snapshot import cpu_copy, model_tensors
+
+    return CheckpointContents(
+        state=copy.deepcopy(state), model_tensors=model_tensors(model, full),
+        optimizer_state=cpu_copy(optimizer.state_dict()) if optimizer_state is None else optimizer_state,
+        scheduler_state=copy.deepcopy(scheduler.state_dict()), rng_states=cpu_copy(rng_states),
+        run_config=copy.deepcopy(run_config_dict),
+        best_tensors=best_tensors if state.best_step not in (None, state.global_step) else None)
+
+
+def save_checkpoint(output_dir, model, contents: CheckpointContents) -> Path:
+    """Write and publish ``checkpoint-<step>`` from ``contents``. ``model`` only gives the file
+    format (names, LoRA config, expert layout): every value written comes from ``contents``."""
     import torch
 
     from therapeutic_moe.modeling.saving import save_model_files
+    from therapeutic_moe.training.snapshot import as_full
 
     def write(tmp: Path) -> None:
-        save_model_files(model, tmp, full)
-        torch.save(optimizer.state_dict() if optimizer_state is None else optimizer_state, tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        for rank, rng in enumerate(rng_states):  # every rank's generators: dropout must replay exactly
+        save_model_files(model, tmp, as_full(model, contents.model_tensors))
+        if contents.best_tensors is not None:  # a resume can still export the best evaluation's weights
+            (tmp / BEST_DIR).mkdir()
+            save_model_files(model, tmp / BEST_DIR, as_full(model, contents.best_tensors))
+        torch.save(contents.optimizer_state, tmp / "optimizer.pt")
+        torch.save(contents.scheduler_state, tmp / "scheduler.pt")
+        for rank, rng in enumerate(contents.rng_states):  # every rank's generators: dropout must replay exactly
             torch.save(rng, tmp / rng_file(rank))
-        state.save(tmp)
-        (tmp / "run_config.json").write_text(json.dumps(run_config_dict, indent=1, default=str))
+        contents.state.save(tmp)
+        (tmp / "run_config.json").write_text(json.dumps(contents.run_config, indent=1, default=str))
 
-    return write_checkpoint(output_dir, state.global_step, write)
+    return write_checkpoint(output_dir, contents.step, write)
 
 
-def save_training_checkpoint(output_dir: Path, model, optimizer, scheduler, state: TrainState, run_config_dict: dict,
-                             rng_states: list[dict], save_total_limit: int, full: dict | None = None,
-                             optimizer_state: dict | None = None) -> Path:
-    """Rank 0's part of a checkpoint: write and publish it, then prune old ones (never the best)."""
-    path = Path(output_dir) / f"checkpoint-{state.global_step}"
+def save_training_checkpoint(output_dir: Path, model, contents: CheckpointContents, save_total_limit: int) -> Path:
+    """Rank 0's part of a checkpoint: write and publish it, then prune old ones (never the best).
+    Safe on a background thread: it reads only ``contents`` and the model's structure."""
+    path = Path(output_dir) / f"checkpoint-{contents.step}"
     try:
-        path = save_checkpoint(output_dir, model, optimizer, scheduler, state, run_config_dict, rng_states, full,
-                               optimizer_state)
+        path = save_checkpoint(output_dir, model, contents)
     except OSError as exc:  # e.g. ENOSPC: the .tmp directory is never published, nothing is lost
         raise UserError(
             f"could not write {path} ({exc.strerror or exc}: {exc.filename or path}); earlier checkpoints "
             f"are intact. Free space in {output_dir} and resume with --resume_from_checkpoint latest") from None
     # Derived from the step, never a stored path: the output directory may have moved.
-    protect = {Path(output_dir) / f"checkpoint-{state.best_step}"} if state.best_step is not None else set()
+    best_step = contents.state.best_step
+    protect = {Path(output_dir) / f"checkpoint-{best_step}"} if best_step is not None else set()
     prune_checkpoints(output_dir, save_total_limit, protect)
     return path
+
+
+def best_model_dir(checkpoint: Path) -> Path | None:
+    """Where the model files of the best evaluation recorded in ``checkpoint`` are: the checkpoint
+    itself (best at its step), its ``best/`` folder, or (checkpoints written before ``best/``
+    existed) a complete ``checkpoint-<best_step>`` beside it; None when none of these is there."""
+    checkpoint = Path(checkpoint)
+    state = TrainState.load(checkpoint)
+    if state.best_step is None:
+        return None
+    if state.best_step == state.global_step:
+        return checkpoint
+    if (checkpoint / BEST_DIR).is_dir():
+        return checkpoint / BEST_DIR
+    beside = checkpoint.parent / f"checkpoint-{state.best_step}"
+    return beside if beside.is_dir() and verify_checkpoint(beside) is None else None
 
 
 def check_same_model(path: Path, model) -> None:

@@ -20,6 +20,7 @@ import random
 import signal
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from therapeutic_moe.modeling.saving import export_atomically
 from therapeutic_moe.moe import RoutingStats, balance as moe_balance
 from therapeutic_moe.moe.losses import domain_class_weights
 from therapeutic_moe.training import checkpoint as ckpt
+from therapeutic_moe.training.checkpoint_writer import CheckpointWriter
 from therapeutic_moe.training.distributed import (
     Dist,
     full_optimizer_state,
@@ -50,6 +52,7 @@ from therapeutic_moe.training.hardware import pick_hardware
 from therapeutic_moe.training.metrics import Interval, evaluate, fingerprint, routing_metrics
 from therapeutic_moe.training.schedule import Schedule, build_optimizer, build_scheduler
 from therapeutic_moe.training.signals import GracefulStop
+from therapeutic_moe.training.snapshot import as_full, model_tensors
 
 
 def say(text: str) -> None:
@@ -102,6 +105,7 @@ class Trainer:
         self.run_dict = {"train": config_to_dict(self.cfg), "wandb": config_to_dict(run.wandb),
                          "safety": config_to_dict(self.safety)}
         self.save_seconds = self.step_seconds = 0.0
+        self.blocked_seconds: list[float] = []  # per checkpoint: how long the loop waited for it
         self.evals_by_step: dict[int, dict] = {}  # this process's evaluations, so export need not repeat one
         self._plan_cache: tuple[int, Plan] | None = None
 
@@ -115,7 +119,7 @@ class Trainer:
         self.setup_state()
         self.setup_logging()
         state = self.state
-        with GracefulStop() as stop:
+        with GracefulStop() as stop, self.checkpoint_writes():
             self.model.train()
             while state.global_step < self.schedule.total_steps and state.stop_reason is None:
                 window = self.next_window()
@@ -128,9 +132,10 @@ class Trainer:
                 self.apply_step(step)
                 if self.logging_due():
                     self.log_interval()
-                saved = self.evaluate_and_stop_early() if self.evaluation_due() else False
+                if self.evaluation_due():
+                    self.evaluate_and_stop_early()
                 self.decide_stop(control, stop)
-                if not saved and self.checkpoint_due(control):
+                if self.checkpoint_due(control):
                     self.checkpoint(state.stop_reason or "periodic")
             if state.stop_reason is None:
                 state.stop_reason = "completed"
@@ -247,7 +252,9 @@ class Trainer:
         """Resume the weights into the plain model, then wrap (DDP replicates, FSDP shards and replaces
         the parameters, so the optimizer comes after it), then the optimizer and schedule."""
         cfg, s = self.cfg, self.schedule
+        self.best_tensors, self.has_best = None, False  # the best evaluation's weights (CPU, rank 0)
         if self.resume_from is not None:
+            self.load_resumed_best()  # first: it may load another checkpoint's weights into the model
             ckpt.load_weights(self.resume_from, self.model)
         self.wrapped = wrap_for_training(self.model, self.d, self.hw.device, cfg.distributed_strategy)
         self.sharded = is_sharded(self.wrapped)
@@ -258,6 +265,24 @@ class Trainer:
             self.echo(f"warning: warmup_steps={s.warmup_steps} >= total steps {s.total_steps}: the learning rate "
                       f"never reaches {cfg.learning_rate}; lower warmup_steps or set warmup_ratio")
         self.scheduler = build_scheduler(self.optimizer, cfg, s)
+
+    def load_resumed_best(self) -> None:
+        """The best evaluation's weights of the resumed run, back into memory: from the checkpoint
+        itself, its best/ folder, or the best checkpoint beside it (older checkpoints). When none
+        is there the best of before the resume cannot be exported; say so (the final weights, or
+        a later improvement, are exported instead)."""
+        source = ckpt.best_model_dir(self.resume_from)
+        if source is None:
+            best_step = ckpt.TrainState.load(Path(self.resume_from)).best_step
+            if best_step is not None:
+                self.echo(f"warning: {self.resume_from} records the best validation loss at step {best_step}, but "
+                          "neither its best/ folder nor that checkpoint is there; unless a later evaluation "
+                          "improves, the final weights will be exported")
+            return
+        self.has_best = True
+        if self.d.is_main:
+            ckpt.load_weights(source, self.model)
+            self.best_tensors = model_tensors(self.model)
 
     def setup_state(self) -> None:
         from therapeutic_moe.training.progress import format_duration
@@ -463,9 +488,8 @@ class Trainer:
         step = self.state.global_step
         return bool(self.val_ex) and (step % self.schedule.eval_every == 0 or step == self.schedule.total_steps)
 
-    def evaluate_and_stop_early(self) -> bool:
-        """Validation (every rank evaluates the same data: same result), best model, early stopping.
-        Returns whether a checkpoint was saved."""
+    def evaluate_and_stop_early(self) -> None:
+        """Validation (every rank evaluates the same data: same result), best model, early stopping."""
         cfg, state = self.cfg, self.state
         ev = evaluate(self.model, self.val_ex, self.hw, cfg, self.pad_id, self.packing, self.forward)
         self.evals_by_step[state.global_step] = dict(ev)
@@ -478,12 +502,20 @@ class Trainer:
         if improved:
             state.best_metric, state.best_step = ev["val/loss"], state.global_step
             state.evals_without_improvement = 0
-            self.checkpoint("best validation loss")
-            return True
+            self.keep_best()
+            return
         state.evals_without_improvement += 1
         if 0 < cfg.early_stopping_patience <= state.evals_without_improvement:
             state.stop_reason = "early_stopping"
-        return False
+
+    def keep_best(self) -> None:
+        """The improving evaluation's weights, copied to CPU memory (not a checkpoint of their own):
+        the export uses them, and every later checkpoint carries them in its best/ folder, so a
+        resume still has them. A crash before that checkpoint loses nothing: the resume replays the
+        same steps (exact resume) and the same evaluation finds the same best again."""
+        full = full_tensors(self.model) if self.sharded else None  # FSDP: every rank joins the gather
+        self.best_tensors = model_tensors(self.model, full) if self.d.is_main else None
+        self.has_best = True
 
     def decide_stop(self, control: Control, stop: GracefulStop) -> None:
         """Time budget and signals, as agreed by every rank in ``agree``."""
@@ -500,10 +532,34 @@ class Trainer:
 
     # --- checkpoint and export -----------------------------------------------------------------
 
+    @contextmanager
+    def checkpoint_writes(self):
+        """The checkpoint writer for the loop. However the loop is left, the write in flight is
+        published first (or its error raised): the export, a signal's exit and an error's exit all
+        come after it, and every rank waits for it."""
+        background = self.cfg.async_checkpointing and self.d.is_main  # only rank 0 writes
+        self.writer = CheckpointWriter(background=background)
+        try:
+            yield
+        except BaseException:
+            self.close_writer_quietly()
+            raise
+        self.writer.close()
+        self.d.barrier()  # nobody goes on (or exits) before the last checkpoint is published
+
+    def close_writer_quietly(self) -> None:
+        """On the way out of an error: publish the write in flight, report (not raise) its own error
+        so that the one already raised is what the run ends with."""
+        try:
+            self.writer.close()
+        except Exception as exc:  # noqa: BLE001 - the run already fails; this must not hide why
+            self.echo(f"warning: {exc}")
+
     def checkpoint(self, reason: str) -> Path:
         from therapeutic_moe.training.progress import format_duration
 
         t = time.monotonic()
+        self.writer.wait()  # a failed earlier write stops the run here, before it saves again
         state = self.state
         state.elapsed_seconds = self.elapsed()
         rngs = self.d.gather_objects(ckpt.rng_state())  # every rank takes part
@@ -511,13 +567,21 @@ class Trainer:
         full = full_tensors(self.model) if self.sharded else None
         optim_state = full_optimizer_state(self.wrapped, self.optimizer) if self.sharded else None
         path = self.out_dir / f"checkpoint-{state.global_step}"
-        if self.d.is_main:
-            path = ckpt.save_training_checkpoint(self.out_dir, self.model, self.optimizer, self.scheduler, state,
-                                                 self.run_dict, rngs, self.cfg.save_total_limit, full, optim_state)
-        self.d.barrier()  # nobody goes on (or exits) before the checkpoint is published
-        self.save_seconds = max(self.save_seconds, time.monotonic() - t)
+        if self.d.is_main:  # the copy is synchronous; the write, hashes, fsyncs, rename and prune may not be
+            contents = ckpt.snapshot(self.model, self.optimizer, self.scheduler, state, self.run_dict, rngs, full,
+                                     optim_state, self.best_tensors)
+            self.writer.submit(lambda: ckpt.save_training_checkpoint(self.out_dir, self.model, contents,
+                                                                     self.cfg.save_total_limit), what=str(path))
+        if not self.cfg.async_checkpointing:
+            self.d.barrier()  # nobody goes on before the checkpoint is published
+        blocked = time.monotonic() - t
+        self.blocked_seconds.append(blocked)
+        # A stop waits for the write in flight and then saves once more: the budget margin needs both.
+        self.save_seconds = max(self.save_seconds, blocked + (self.writer.write_seconds if self.writer.background
+                                                              else 0.0))
         self.last_checkpoint_time = time.monotonic()
-        self.progress.note(f"Checkpoint at {format_duration(state.elapsed_seconds)} ({reason}): {path}")
+        written = " (writing in the background)" if self.writer.background else ""
+        self.progress.note(f"Checkpoint at {format_duration(state.elapsed_seconds)} ({reason}): {path}{written}")
         return path
 
     def finish(self) -> int:
@@ -531,8 +595,7 @@ class Trainer:
                       f"resume with --resume_from_checkpoint latest")
             self.logger.finish(exit_code=exit_code)
             return exit_code
-        best = self.out_dir / f"checkpoint-{state.best_step}"
-        use_best = state.best_step is not None and state.best_step != state.global_step and best.is_dir()
+        use_best = state.best_step not in (None, state.global_step) and self.has_best
         exported_step = state.best_step if use_best else state.global_step
         if self.sharded:  # collectives first, on every rank; rank 0 then works alone
             if self.val_ex and exported_step not in self.evals_by_step:
@@ -541,9 +604,9 @@ class Trainer:
         full = full_tensors(self.model) if self.sharded and not use_best else None
         if not self.d.is_main:
             return 0
-        if use_best:  # its checkpoint holds the whole weights, written by the same save_model_files
-            exported = f"best checkpoint (step {state.best_step}, val loss {state.best_metric:.4f})"
-            export_atomically(self.model, self.tokenizer, self.out_dir, model_files_from=best)
+        if use_best:  # the best evaluation's weights, kept in memory (or read back on resume)
+            exported = f"best weights (step {state.best_step}, val loss {state.best_metric:.4f})"
+            export_atomically(self.model, self.tokenizer, self.out_dir, as_full(self.model, self.best_tensors))
         else:
             exported = f"final weights (step {state.global_step})"
             export_atomically(self.model, self.tokenizer, self.out_dir, full)
