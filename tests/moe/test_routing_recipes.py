@@ -10,6 +10,7 @@ from therapeutic_moe.modeling import save_trained, wrap_model
 from therapeutic_moe.modeling.saving import load_trained_onto
 from therapeutic_moe.moe import MoEConfig, RoutingStats
 from therapeutic_moe.moe.balance import after_optimizer_step
+from therapeutic_moe.moe.stacked import router_losses
 from therapeutic_moe.moe.stats import normalized_mutual_information
 
 VARIANTS = [dict(expert_init="compensated"), dict(expert_init="compensated", expert_structure="shared_a"),
@@ -118,10 +119,13 @@ def test_balance_warmup_scales_the_gradient_not_the_value():
         model = wrap_model(tiny_llama(seed=0), tiny_cfg(load_balancing_warmup_steps=4), "tiny")
         for layer in model.moe_layers:
             layer.router.routing_steps.fill_(steps_done)
+        model.moe_config.router_z_loss_weight = 0.0  # the balance loss alone
         model.context.begin()
+        model.context.compute_domain_loss = False
         model.base(input_ids=batch()["input_ids"])
-        lb = model.context.aux[0][0]
-        grad = torch.autograd.grad(lb, model.moe_layers[0].router.weight)[0]
+        aux, logged = router_losses(model.context, model.moe_layers, model.moe_config, 0.0)
+        lb = logged["load_balancing_loss"]
+        grad = torch.autograd.grad(aux, model.moe_layers[0].router.weight)[0]
         model.context.clear()
         return lb.detach(), grad
 

@@ -62,12 +62,12 @@ def test_torch_compile_compiles_every_decoder_block_and_keeps_the_losses(tmp_pat
 
 
 def test_routing_statistics_only_on_logging_steps_and_no_domain_loss_at_weight_zero(tmp_path, monkeypatch):
-    from therapeutic_moe.moe import layer as moe_layer
+    from therapeutic_moe.moe import stacked as moe_stacked
     from therapeutic_moe.moe.stats import RoutingStats
 
     monkeypatch.chdir(tmp_path)
     calls = {"stats": 0, "domain": 0}
-    real_add, real_domain = RoutingStats.add, moe_layer.domain_routing_loss
+    real_add, real_domain = RoutingStats.add, moe_stacked.domain_routing_loss
 
     def add(self, *args, **kwargs):
         calls["stats"] += 1
@@ -78,8 +78,9 @@ def test_routing_statistics_only_on_logging_steps_and_no_domain_loss_at_weight_z
         return real_domain(*args, **kwargs)
 
     monkeypatch.setattr(RoutingStats, "add", add)
-    monkeypatch.setattr(moe_layer, "domain_routing_loss", domain)
-    # 6 steps x 2 micro-batches x 2 layers; logging every 3rd step; no validation split.
+    monkeypatch.setattr(moe_stacked, "domain_routing_loss", domain)
+    # 6 steps x 2 micro-batches x 2 layers (the domain loss: once per micro-batch for all layers);
+    # logging every 3rd step; no validation split.
     common = dict(max_steps=6, logging_steps=3, validation_split=0.0)
     assert train(run_config(tmp_path, output_dir=str(tmp_path / "w0"), domain_routing_weight=0.0, **common)) == 0
     assert calls == {"stats": 2 * 2 * 2, "domain": 0}
@@ -88,4 +89,4 @@ def test_routing_statistics_only_on_logging_steps_and_no_domain_loss_at_weight_z
     assert [row["step"] for row in logged] == [3, 6]
     calls.update(stats=0, domain=0)
     assert train(run_config(tmp_path, output_dir=str(tmp_path / "w1"), domain_routing_weight=0.1, **common)) == 0
-    assert calls == {"stats": 2 * 2 * 2, "domain": 6 * 2 * 2}
+    assert calls == {"stats": 2 * 2 * 2, "domain": 6 * 2}

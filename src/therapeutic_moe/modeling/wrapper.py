@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from therapeutic_moe.data.chat_render import IGNORE_INDEX
 from therapeutic_moe.kernels.cross_entropy import fused_linear_cross_entropy
 from therapeutic_moe.moe import MoEConfig, MoELoRAMLP, RoutingContext
+from therapeutic_moe.moe.stacked import router_losses
 
 
 class TherapeuticMoEModel(nn.Module):
@@ -126,19 +127,10 @@ class TherapeuticMoEModel(nn.Module):
         out |= {"lm_loss_sum": lm_sum.detach(), "n_tokens": n_tokens.detach()}
         if ctx is not None and ctx.aux:
             cfg = self.moe_config
-            terms = list(ctx.aux.values())
-            lb = torch.stack([t[0] for t in terms]).mean()
-            z = torch.stack([t[1] for t in terms]).mean()
-            doms = [t[2] for t in terms if t[2] is not None]
-            dom = torch.stack(doms).mean() if doms else None
             w_dom = cfg.domain_routing_weight if domain_weight is None else domain_weight
-            aux = cfg.load_balancing_weight * lb + cfg.router_z_loss_weight * z
-            if dom is not None and w_dom > 0:
-                aux = aux + w_dom * dom
+            aux, logged = router_losses(ctx, self.moe_layers, cfg, w_dom)  # all layers at once
             loss = loss + aux_scale * aux
-            out.update(load_balancing_loss=lb.detach(), router_z_loss=z.detach(), aux_loss=aux.detach())
-            if dom is not None:
-                out["domain_routing_loss"] = dom.detach()
+            out.update(logged)
             ctx.aux = {}
         out["loss"] = loss
         return out

@@ -31,7 +31,7 @@ class RoutingContext:
     # [E] weight of each domain in the supervised routing loss (None = all 1); set once by the
     # trainer from the training labels when domain_routing_class_balance is on.
     domain_class_weights: torch.Tensor | None = None
-    aux: dict = field(default_factory=dict)  # layer -> (lb, z, domain) scalars
+    aux: dict = field(default_factory=dict)  # layer -> its Routing (router.py), for moe/stacked.py
     stats: RoutingStats | None = None
     trace: list | None = None  # when a list: append (layer, topk_index, gates) per call (inference)
     # True: every MoE layer runs its frozen base MLP only (no router, no expert deltas), so

@@ -5,7 +5,8 @@ The frozen base projections run once for every token; only the low-rank deltas d
 the routing, so the cost over the base MLP is a few thin GEMMs.
 
 This class is the one place for the layer's rules: the base-only bypass, the routing decision
-(``TopKRouter.route``), the aux losses, the statistics and the trace. *How* the logits and the
+(``TopKRouter.route``) and the trace; it hands its routing to the aux losses and statistics,
+which ``moe/stacked.py`` computes for all layers at once. *How* the logits and the
 projections are computed is the job of an ``ExpertOperator`` (``moe/operator.py``); the fast
 CUDA path swaps only that operator (``kernels.moe_mlp.patch_moe_layers``).
 """
@@ -19,12 +20,6 @@ from therapeutic_moe.moe.balance import observe_load
 from therapeutic_moe.moe.config import MoEConfig
 from therapeutic_moe.moe.context import RoutingContext
 from therapeutic_moe.moe.experts import StackedLoRAExperts
-from therapeutic_moe.moe.losses import (
-    domain_routing_loss,
-    load_balancing_loss,
-    router_z_loss,
-    sample_mean_probs,
-)
 from therapeutic_moe.moe.operator import REFERENCE_OPERATOR, ExpertOperator
 from therapeutic_moe.moe.router import TopKRouter
 
@@ -85,42 +80,11 @@ class MoELoRAMLP(nn.Module):
         return out.reshape(*shape[:-1], out.shape[-1])
 
     def _aux(self, ctx: RoutingContext, routing) -> None:
-        mask = ctx.token_mask
-        lb = self._warmed_up(load_balancing_loss(routing.probs, routing.topk_index, mask))
-        z = router_z_loss(routing.logits, mask)
-        dom = None
-        sample_probs = None
-        # Per-sample probabilities feed the domain loss and the statistics: skipped when neither
-        # runs. The same in the forward and its checkpoint recompute (both settings hold for the step).
-        wanted = ctx.compute_domain_loss or ctx.stats is not None
-        if wanted and ctx.sample_ids is not None and ctx.sample_domains is not None and ctx.sample_domains.numel():
-            sample_probs = sample_mean_probs(routing.probs, ctx.sample_ids, ctx.sample_domains.shape[0])
-            if ctx.compute_domain_loss:
-                dom = domain_routing_loss(sample_probs, ctx.sample_domains, ctx.domain_class_weights)
-        if not ctx.collecting:  # gradient-checkpoint recompute: same tensors, nothing stored
+        """Leave the routing for the router losses and statistics, which ``moe/stacked.py``
+        computes once over all layers. Nothing here saves a tensor for backward, so the
+        forward and its gradient-checkpoint recompute stay alike."""
+        if not ctx.collecting:  # gradient-checkpoint recompute: nothing stored
             return
-        ctx.aux[self.layer_index] = (lb, z, dom)
+        ctx.aux[self.layer_index] = routing
         if self.training and self.router.selection_bias is not None:
-            observe_load(self.router, routing.topk_index, mask)
-        if ctx.stats is not None:
-            ctx.stats.add(self.layer_index, routing.probs.detach(), routing.topk_index, mask,
-                          None if sample_probs is None else sample_probs.detach(), ctx.sample_domains,
-                          token_domains=token_domains(ctx))
-
-    def _warmed_up(self, lb: torch.Tensor) -> torch.Tensor:
-        """The balance loss with its gradient scaled by the warm-up ramp; the value is unchanged,
-        so the logged loss stays comparable across steps."""
-        warmup = self.cfg.load_balancing_warmup_steps
-        if warmup <= 0:
-            return lb
-        ramp = (self.router.routing_steps / warmup).clamp(max=1.0).to(lb.dtype)
-        return lb.detach() + ramp * (lb - lb.detach())
-
-
-def token_domains(ctx: RoutingContext) -> torch.Tensor | None:
-    """[N] the domain of each token's sample (-1: unlabelled or padding), for the statistics."""
-    if ctx.sample_ids is None or ctx.sample_domains is None or not ctx.sample_domains.numel():
-        return None
-    ids = ctx.sample_ids
-    domains = ctx.sample_domains.to(ids.device)[ids.clamp(min=0)]
-    return torch.where(ids >= 0, domains, torch.full_like(domains, -1))
+            observe_load(self.router, routing.topk_index, ctx.token_mask)
