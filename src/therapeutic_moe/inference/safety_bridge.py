@@ -16,27 +16,47 @@ from therapeutic_moe.errors import ConfigError
 from therapeutic_moe.inference.replies import ReplyChunk
 from therapeutic_moe.inference.routing import TokenRouting
 
+# Marks an assessment whose person at risk is someone else: the reply is for the helper.
+HELPER_REPLY_ID = "reply.someone_else_at_risk"
+
 
 class SafetyBridge:
-    def __init__(self, layer):
+    def __init__(self, layer, third_party_reply: str | None = None):
         self.layer = layer
+        # The reply for a person worried about someone else at risk (None: the layer's one reply).
+        self.third_party_reply = third_party_reply
 
     @classmethod
     def create(cls, safety_cfg=None, event_sink=None) -> "SafetyBridge":
         try:
             from therapeutic_moe.safety import SafetyLayer
+            from therapeutic_moe.safety.defaults import SafetyDefaults
         except ImportError as exc:
             raise ConfigError(
                 f"the safety layer is not available in this installation ({exc}); refusing to serve replies "
                 "without crisis detection") from None
-        return cls(SafetyLayer(safety_cfg, event_sink=event_sink))
+        template = SafetyDefaults.get(safety_cfg, "third_party_reply_template")
+        if "{resources}" not in template:
+            raise ConfigError("safety_config.json: third_party_reply_template must contain '{resources}'")
+        return cls(SafetyLayer(safety_cfg, event_sink=event_sink), third_party_reply=template)
 
     def check(self, messages: list[dict]):
-        """The CrisisAssessment when the conversation needs the crisis reply, else None."""
+        """The CrisisAssessment when the conversation needs the crisis reply, else None. When
+        the person at risk is someone else, its matched_rules end with HELPER_REPLY_ID, so the
+        reply is chosen from the assessment alone (no state shared between requests)."""
         assessment = self.layer.check_user_message(messages)
-        return assessment if assessment is not None and assessment.is_crisis else None
+        if assessment is None or not assessment.is_crisis:
+            return None
+        user_turns = [m for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+        latest = _text_of(user_turns[-1].get("content")) if user_turns else ""
+        if self.third_party_reply is not None and about_someone_else(assessment, latest):
+            assessment = replace(assessment, matched_rules=tuple(assessment.matched_rules) + (HELPER_REPLY_ID,))
+        return assessment
 
     def crisis_reply(self, assessment) -> str:
+        """The crisis reply; the helper's reply when the person at risk is someone else."""
+        if self.third_party_reply is not None and HELPER_REPLY_ID in (getattr(assessment, "matched_rules", ()) or ()):
+            return self.layer.crisis_reply(assessment, template=self.third_party_reply)
         return self.layer.crisis_reply(assessment)
 
     def stream_screen(self) -> "ScreenedStream":
@@ -46,6 +66,29 @@ class SafetyBridge:
     def counters(self) -> dict:
         counters = getattr(self.layer, "counters", None) or {}
         return dict(counters) if not hasattr(counters, "to_dict") else counters.to_dict()
+
+
+def about_someone_else(assessment, latest_user_text: str) -> bool:
+    """True when the crisis is another person's and the user is the one trying to help.
+
+    The rules know whose words they read; the semantic detector does not. So: no rule found
+    the user's own risk (only the third-party rule, context or the semantic detector fired),
+    and either the third-party rule fired or the latest message puts someone else's risk in
+    words ("my friend said she wants to die")."""
+    from therapeutic_moe.safety.crisis_rules import SOMEONE_ELSE_AT_RISK, THIRD_PARTY_RULE_IDS
+    from therapeutic_moe.safety.normalize import normalize
+
+    rule_ids = [r.split(":")[0] for r in getattr(assessment, "matched_rules", ()) or ()]
+    own = [r for r in rule_ids if not r.startswith(("context.", "semantic", "reply.")) and r not in THIRD_PARTY_RULE_IDS]
+    if own:
+        return False
+    return bool(THIRD_PARTY_RULE_IDS.intersection(rule_ids)) or bool(SOMEONE_ELSE_AT_RISK.search(normalize(latest_user_text)))
+
+
+def _text_of(content) -> str:
+    if isinstance(content, list):  # OpenAI-style content parts
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
 
 
 class ScreenedStream:

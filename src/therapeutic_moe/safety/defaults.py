@@ -34,6 +34,22 @@ class SafetyDefaults:
         "I'm here and I'll keep listening."
     )
 
+    # For a person worried about someone else at risk ("my friend says she'll kill herself
+    # tonight"): they are the helper, so the reply tells them how to help, not how to stay safe.
+    # Asking directly about suicide is safe-messaging practice; it does not plant the idea.
+    THIRD_PARTY_REPLY_TEMPLATE: str = (
+        "It sounds like you're worried that someone you care about may be in danger, and it's good "
+        "that you're looking out for them. If they might act on it soon or are already hurt, call "
+        "emergency services for them now and, if it's safe for you, stay with them until help arrives. "
+        "It's okay to ask them directly whether they're thinking about suicide: asking does not put the "
+        "idea in their head, and it shows you take them seriously. Listen without judging, tell them you "
+        "care, and help them reach support. You can call a crisis line together or on their behalf:\n"
+        "{resources}\n"
+        "If you can, help keep things they could use to hurt themselves out of reach, and bring in another "
+        "person you both trust so you are not carrying this alone. Supporting someone in crisis is hard; "
+        "these lines are there for you too."
+    )
+
     @classmethod
     def crisis_resources(cls) -> list[str]:
         return list(cls.CRISIS_RESOURCES)

@@ -148,22 +148,23 @@ class SafetyLayer:
             )
         return assessment
 
-    def crisis_reply(self, assessment: CrisisAssessment | None = None) -> str:
+    def crisis_reply(self, assessment: CrisisAssessment | None = None, template: str | None = None) -> str:
         """The configured reply with the resources filled in (emergency line first when
-        someone is being hurt or may hurt someone)."""
+        someone is being hurt or may hurt someone). ``template``: another reply with
+        ``{resources}`` (the one for a person worried about someone else), emergency line first."""
         categories = assessment.categories if assessment is not None else ()
-        text = self._render_reply(categories)
+        text = self._render_reply(categories, template)
         level = assessment.level if assessment is not None else RiskLevel.NONE
         rules = assessment.matched_rules if assessment is not None else ()
         self._events.emit("crisis_reply", level, categories, rules, text)
         return text
 
-    def _render_reply(self, categories) -> str:
+    def _render_reply(self, categories, template: str | None = None) -> str:
         resources = list(self.resources)
-        if EMERGENCY_FIRST_CATEGORIES.intersection(categories):
+        if template is not None or EMERGENCY_FIRST_CATEGORIES.intersection(categories):
             resources.sort(key=lambda r: 0 if EMERGENCY_RESOURCE.search(r) else 1)  # stable: keeps config order otherwise
         block = "\n".join(f"- {r}" for r in resources)
-        return self.reply_template.replace(RESOURCES_PLACEHOLDER, block)
+        return (template or self.reply_template).replace(RESOURCES_PLACEHOLDER, block)
 
     # -- after generation ----------------------------------------------------------------
     def method_details(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
