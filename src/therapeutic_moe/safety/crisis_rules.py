@@ -67,6 +67,34 @@ SELF_KILL = (
     r"|end(?:ing)?\s+it\s+all|commit(?:ting)?\s+suicide)\b"
 )
 PILLS = r"(?:pills|tablets|meds|medication|medicine|painkillers|capsules|antidepressants|sleeping pills|insulin)"
+# Medicines named in overdose talk; with a quantity after "took" they mean an overdose taken.
+DRUGS = (
+    r"(?:lithium|tylenol|paracetamol|acetaminophen|ibuprofen|aspirin|tramadol|oxy\w*|codeine|xanax|benzos?|valium|"
+    r"ambien|seroquel|prozac|zoloft|opioids|percocet|vicodin|morphine|fentanyl|heroin|advil|panadol|"
+    r"(?:heart|blood pressure|anxiety|sleeping|allergy|thyroid|diabetes)\s+(?:pills|tablets|meds))"
+)
+# How much was taken: enough that it is an overdose, not a dose ("took 2 tablets" stays out).
+OVERDOSE_AMOUNT = (
+    r"(?:a\s+(?:whole\s+|full\s+|entire\s+)?(?:bottle|bunch|handful|load|lot|pack|packet|box|strip|month|weeks?)\s+(?:worth\s+)?of"
+    r"|(?:all|every one)\s+(?:of\s+)?(?:my|the|those|these)|the\s+(?:whole|entire|full|rest of the)\s+(?:bottle|pack|packet|box|prescription|lot)(?:\s+of)?"
+    r"|(?:like\s+|about\s+|around\s+|over\s+|maybe\s+)?(?:[1-9]\d+(?!\s*(?:mg|ml|mcg|milligrams?|units?|minutes?|mins?|hours?|years?|days?))"
+    r"|twenty|thirty|forty|fifty|sixty|a hundred|dozens of|so many|too many|way too many))"
+)
+# What makes a goodbye final rather than ordinary: "for the last time", "once I'm gone".
+FINALITY = (
+    r"(?:\b(?:once|after|when)\s+im\s+(?:gone|dead|not (?:here|around))\b"
+    r"|\bafter\s+i\s+(?:die|am gone|am dead)\b|\bbecause\s+i\s+(?:wont|will not)\s+(?:be\s+(?:here|around|alive)|need\s+(?:it|them|any of it|anything))\b(?!\s+(?:next|this|for|until|till|on|in|at|during|tomorrow|over))"
+    r"|\bremember\s+me\s+by\b|\btold\s+(?:her|him|them)\s+to\s+remember\s+me\b|\bwhen\s+they\s+find\s+me\b"
+    r"|\b(?:they|she|he)(?:ll| will)\s+find\s+(?:them|it|the \w+)\s+after(?:wards)?\b|\b(?:for|one)\s+(?:the\s+)?(?:last|final)\s+time\b"
+    r"|\bdoesnt know it was the last\b)"
+)
+# Acts that settle things for others; next to FINALITY they are preparations.
+ARRANGING = r"gave|given|giving|sold|signed|left|sorted|made sure|arranged|wrote|told|said goodbye|hugged|visit\w*|paid|found|cleared|cleaned"
+# Goodbyes that belong to leaving a job, moving or mourning someone else.
+ORDINARY_FAREWELL = (
+    r"\b(?:job|company|team|colleagues?|coworkers?|co workers|retir\w*|moving|move|new job|last day|party|funeral|grave|hospice|"
+    r"memorial|passed away|died|burial|holiday|vacation|trip|airport|graduat\w*|semester|school year)\b"
+)
 WEAPON = r"(?:gun|pistol|rifle|shotgun|firearm|knife|knives|rope|noose|razor|razors|blade|blades|bullets|poison)"
 RELATION = (
     r"(?:boss|ex|husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mum|mother|stepdad|stepfather|"
@@ -137,7 +165,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.attempt", S, H, rf"\b(?:tried|try|trying|attempted|attempt)\s+(?:to\s+)?{SELF_KILL}|\battempted suicide\b"),
     category("suicide.took_pills", S, H,
              r"\b(?:took|taken|swallowed|downed)\s+(?:a\s+(?:whole\s+)?(?:bottle|bunch|handful|load|lot|pack|box)\s+of|all\s+(?:of\s+)?(?:my|the)"
-             rf"|\d+|twenty|thirty|forty|fifty|a hundred|dozens of|so many|too many)\s+(?:of\s+)?(?:my\s+|the\s+)?(?:\w+\s+)?{PILLS}"),
+             rf"|\d+|twenty|thirty|forty|fifty|a hundred|dozens of|so many|too many)\s+(?:of\s+)?(?:my\s+|the\s+)?(?:\w+\s+)?{PILLS}",
+             unless=r"\b(?:doctor said|as prescribed|as directed|like (?:i was|im) supposed to)\b"),
     category("suicide.stockpiling", S, H,
              rf"\b(?:saving|saved|stockpil\w*|hoard\w*|stash\w*|collect\w*|counted out|counting out|gathering)\s+(?:up\s+)?(?:all\s+)?(?:of\s+)?(?:my\s+|the\s+|some\s+)?(?:\w+\s+)?{PILLS}"
              rf"|\b{PILLS}\s+(?:\w+\s+)?(?:counted out|saved up|stockpiled|lined up)"),
@@ -146,6 +175,46 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.weapon_on_self", S, H,
              r"\b(?:use|using)\s+it\s+on\s+my ?self|\b(?:use|using|point|pointing|put|putting|hold|holding)\s+(?:the|a|my|his|her)\s+(?:gun|pistol|rifle|knife|blade)\s+(?:on|to|against)\s+(?:my ?self|my head|my temple|my throat|my chest)"),
     category("suicide.car_garage", S, H, r"(?:garage|car)\b.{0,40}\bengine\s+running|\bengine\s+running\b.{0,40}\bgarage", own_negation=True),
+    # suicide: an overdose or attempt already done, stated plainly
+    category("suicide.overdose_taken", S, H,
+             rf"\b(?:took|taken|swallowed|downed|ate|had|popped)\s+{OVERDOSE_AMOUNT}\s+(?:of\s+)?(?:my\s+|the\s+|my \w+s\s+)?(?:\w+\s+)?(?:{PILLS}|{DRUGS})\b"
+             r"|\b(?:took|taken|swallowed|downed)\s+(?:everything|every pill|every tablet|all the pills|all the meds)\s+(?:in|from)\s+(?:the|my)\s+(?:\w+\s+)?(?:cabinet|cupboard|house|drawer|pill ?box|organi[sz]er)"
+             rf"|\b(?:downed|swallowed|emptied)\s+(?:my\s+)?(?:entire|whole)\s+(?:prescription|bottle|pack|supply)"
+             r"|\b(?:took|taken|swallowed|downed)\s+(?:the|a|my)\s+(?:whole|entire|full)\s+(?:bottle|pack|packet|box)\b(?!\s+of\s+(?:water|wine|beer|vodka|juice|soda|milk))",
+             self_only=True, unless=r"\b(?:vitamins?|gummies|by mistake|accident\w*|prescribed|doctor said|as directed)\b"),
+    category("suicide.overdosed", S, H,
+             r"\b(?:i|ive|i have)\s+(?:just\s+|already\s+|now\s+)?(?:overdosed|odd|overdose|taken an overdose|took an overdose)\b(?!\s+on\s+(?:caffeine|coffee|sugar|chocolate|tv|netflix))"
+             r"|\boverdid\s+it\s+on\s+(?:my|the)\s+(?:\w+\s+)?(?:meds|pills|medication|tablets)\b.{0,30}\b(?:on purpose|deliberately|intentionally)",
+             self_only=True),
+    category("suicide.drank_poison", S, H,
+             r"\b(?:drank|drunk|swallowed|downed|ingested)\s+(?:some\s+|the\s+|a\s+(?:bottle|cup|glass|mouthful)\s+of\s+)?(?:\w+\s+)?"
+             r"(?:bleach|poison|antifreeze|drain cleaner|pesticide|weed ?killer|rat poison|lye|paint thinner)\b",
+             self_only=True, unless=r"\b(?:dog|cat|puppy|kitten|toddler|accident\w*|by mistake|movie|film|show|book)\b"),
+    category("suicide.attempt_recent", S, H,
+             r"\bi\s+(?:just\s+|already\s+)?(?:(?:attempted|made an attempt)\b(?!\s+(?:the|a|an|my|to|it|this|that|his|her|their|some|another|one|two|three|several)\b)"
+             r"|tried to end (?:it|things|everything)\b(?!\s+(?:with|between)\b))"
+             r"(?=.{0,30}\b(?:last night|yesterday|today|tonight|this (?:morning|afternoon|evening|week)|earlier|ago|again|nobody knows|no one knows|woke up))",
+             self_only=True),
+    # suicide: preparations stated plainly (the context rule "prep" adds to other talk; these stand alone)
+    category("suicide.goodbye_message", S, H,
+             r"\b(?:goodbye|farewell)\s+(?:notes?|letters?|videos?|messages?|voicemails?|recordings?)\b"
+             r"|\b(?:this is|these are|here is|heres)\s+my\s+(?:last|final)\s+(?:message|post|words|letter|note|text)\b(?!\s+(?:for (?:today|tonight|now|the day|a while)|before|until|till|of the day))"
+             r"|\b(?:sent|send|sending|wrote|writing|posted)\s+(?:my\s+|a\s+)?(?:last|final)\s+(?:messages?|texts?|posts?|words|letters?|emails?)\s+to\s+(?:everyone|everybody|my|all|the people|anyone)",
+             unless=ORDINARY_FAREWELL),
+    category("suicide.letters_for_after", S, H,
+             r"\b(?:wrote|written|writing|write|left|finished)\s+(?:\w+\s+){0,2}?(?:letters?|notes?)\s+(?:to|for)\s+(?:everyone|everybody|all of (?:them|you)|each of|every one of|the people i love)"
+             r"|\b(?:letters?|notes?)\b.{0,60}\b(?:explain\w* why|to open after|find them after|read them after|when im gone|after im gone)",
+             unless=ORDINARY_FAREWELL),
+    category("suicide.giving_away", S, H,
+             r"\b(?:giv\w*|gave|given|hand\w*)\s+(?:away\s+)?(?:all\s+)?(?:of\s+)?my\s+(?:\w+\s+){0,2}?(?:things|stuff|belongings|possessions|everything)\s+away\b"
+             r"|\bgiv\w*\s+away\s+(?:all\s+(?:of\s+)?)?(?:my|everything i)\b(?!\s+(?:old clothes|clothes|baby|kids|spare|extra))"
+             r"|\b(?:gave|given|giving|give|rehom\w*)\s+(?:away\s+)?my\s+(?:\w+\s+)?(?:dog|cat|pets?|puppy|kitten|rabbits?|bird|parrot|hamster)\s+(?:away\b|to\s+)",
+             unless=r"\b(?:moving|move|allerg\w*|travel\w*|vacation|holiday|while i|for the (?:week|weekend)|until|landlord|new (?:flat|apartment|house|place|job)|cant afford|shelter|walk|feed\w*|sit\w*)\b"),
+    category("suicide.final_arrangements", S, H,
+             rf"\b(?:{ARRANGING})\b.{{0,80}}{FINALITY}"
+             r"|\b(?:call\w*|text\w*|visit\w*|messag\w*|phon\w*|ring\w*)\s+(?:everyone|everybody|all\s+(?:of\s+)?(?:my|the)\s+\w+|the people)\b.{0,30}\bto\s+say\s+goodbye"
+             r"|\b(?:final|last)\s+goodbyes?\b|\b(?:put|got|sorted|arranged|arranging|putting)\s+(?:all\s+)?my\s+affairs\b",
+             unless=ORDINARY_FAREWELL, own_negation=True),
     # suicide: active thoughts (moderate; "going to"/"will" in front makes them high)
     category("suicide.kill_self", S, M, SELF_KILL, intent_upgrades=True, self_only=True),
     category("suicide.unalive", S, M, r"\bunalive\b(?!\s+(?:him|her|them|someone|somebody|my\s+\w+))", self_only=True, intent_upgrades=True),
@@ -250,7 +319,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("self_harm.cut_again", SH, M,
              r"\bi\s+(?:\w+\s+)?(?:cut|burned|burnt)\s+(?:again|last night|yesterday|today|this morning|tonight|a lot|every day|more)\b"
              r"|\b(?:ive|i have|i)\s+been\s+cutting\b(?!\s+(?:back|down|out|up|off|carbs|sugar|class|corners|costs|it|the|my hair|hair|ties))"
-             r"|\b(?:started\s+)?cutting\s+again\b", self_only=True),
+             r"|\b(?:started\s+)?cutting\s+again\b"
+             r"|\bi\s+(?:already|just)\s+(?:cut|burned|burnt)\b(?=\s*(?:$|,|\.|and\b|again\b|tonight\b|today\b|deep|too\b))", self_only=True),
     category("self_harm.starving", SH, M, r"\bstarv\w*\s+my ?self\b(?!\s+(?:for|until|before|till))", self_only=True),
     category("self_harm.wall", SH, M,
              r"\b(?:punch\w*|hit\w*|bang\w*|slam\w*)\s+(?:\w+\s+)?(?:the\s+|a\s+|my\s+)?(?:wall|door|mirror)\b.{0,50}\b(?:bled|bleed|bleeding|broke|broken|bruised)", own_negation=True),
@@ -261,12 +331,13 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     # harm to others
     category("harm_to_others.intent", HO, M,
              r"\b(?:want|wanted|wanting|going to|about to|planning to|plan to|decided to|ready to|will|ill|urge to|tempted to|thinking about|thoughts about|"
-             r"thoughts of|fantasi\w+ about|imagin\w+|dream\w* about|keep picturing|picture|feel like)\s+(?:\w+\s+){0,2}?"
-             r"(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|strangle|strangling|choke|choking|poison|poisoning|hurt|hurting|harm|harming|beat|beating|attack|attacking)\s+"
+             r"thoughts of|fantasi\w+ about|imagin\w+|dream\w* about|keep picturing|picture|feel like|think about|thought about|thinking of|planning on|urges? to)\s+(?:\w+\s+){0,2}?"
+             r"(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|strangle|strangling|choke|choking|poison|poisoning|hurt|hurting|harm|harming|beat|beating|attack|attacking|"
+             r"smother|smothering|suffocate|suffocating|drown|drowning|push|pushing|shove|shoving|run over|running over)\s+"
              + PERSON + r"(?!\s+(?:feelings|chances|pride|reputation|career|business|ego|time))",
              self_only=True, intent_upgrades=True),
     category("harm_to_others.child", HO, M,
-             r"\b(?:i|im|ive|id|ill)\s+(?:\w+\s+){0,4}?(?:hurt|harm|hit|shake|smother|drown|hitting|hurting|shaking|beating|beat|harming)\s+(?:my\s+)?(?:baby|babies|newborn|kids?|children|child|son|daughter|toddler)\b",
+             r"\b(?:i|im|ive|id|ill)\s+(?:\w+\s+){0,4}?(?:hurt|harm|hit|shake|smother|smothering|suffocat\w*|drown|drowning|hitting|hurting|shaking|beating|beat|harming|throw\w*)\s+(?:my\s+)?(?:baby|babies|newborn|kids?|children|child|son|daughter|toddler)\b",
              self_only=True),
     category("harm_to_others.shoot_up", HO, H,
              r"\bshoot\w*\s+up\s+(?:my|the|a|this|our)\s+(?:school|office|work|workplace|church|mall|class|college|campus|party)|\bbomb\s+(?:the|my)\s+(?:school|office|work)",
@@ -276,7 +347,17 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              self_only=True),
     category("harm_to_others.not_alive", HO, H, r"\b(?:not|never)\s+(?:going\s+to\s+)?(?:walk\s+away|get\s+away|leave|make\s+it\s+out|get\s+out)\b.{0,25}\balive\b",
              negatable=False),
-    category("harm_to_others.make_pay", HO, L, r"\bmake\s+(?:him|her|them)\s+pay\b(?!\s+for)", self_only=True),
+    category("harm_to_others.make_pay", HO, L,
+             r"\bmake\s+(?:him|her|them|them all|all of them|everyone|everybody|those people|the people who \w+ me)\s+(?:pay|regret it|sorry)\b(?!\s+for)",
+             self_only=True),
+    category("harm_to_others.make_suffer", HO, M, r"\bmake\s+(?:him|her|them|them all|all of them|everyone|my\s+\w+)\s+(?:suffer|bleed)\b",
+             self_only=True, intent_upgrades=True),
+    category("harm_to_others.run_over", HO, M, rf"\b(?:run|running|ran)\s+{PERSON}\s+(?:over|down|off the road)\b|\bset\s+fire\s+to\s+(?:his|her|their|my\s+\w+s)\s+(?:house|flat|apartment|car)\b",
+             self_only=True, intent_upgrades=True),
+    category("harm_to_others.could_and_might", HO, H,
+             rf"\bcould\s+(?:actually\s+|really\s+|literally\s+)?(?:kill|strangle|stab|shoot|hurt|murder|choke|beat|smother)\s+{PERSON}.{{0,40}}"
+             r"\b(?:i think i (?:might|will|could)|i might actually|i mean it|im not joking|not even joking|for real|seriously|i will)\b",
+             self_only=True),
     # abuse happening now
     category("abuse_in_progress.present", AB, M, ABUSER + r".{0,60}?\b" + ABUSE_PRESENT + r"\s+" + VICTIM, own_negation=True),
     category("abuse_in_progress.present_ing", AB, M, r"\b(?:hes|shes|theyre)\s+(?:\w+\s+)?" + ABUSE_ING + r"\s+" + VICTIM),
@@ -298,6 +379,20 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"\b(?:im|i am|ive been|i have been|being|getting)\s+(?:\w+\s+)?(?:abused|beaten|raped|molested|assaulted|strangled|choked)\b"),
 )
 
+# ---- someone else at risk ---------------------------------------------------------------
+# Rule ids that say the risk is someone else's, not the user's: with only these (and context,
+# or the semantic detector, which cannot tell whose risk it reads) the user is a helper.
+THIRD_PARTY_RULE_IDS = frozenset({"suicide.third_party"})
+# Another person's risk put in words ("my friend said she wants to die", "he took a lot of
+# pills"): read by the reply choice, not by detection, so worry alone never becomes a crisis.
+SOMEONE_ELSE_AT_RISK = _c(
+    rf"\b(?:he|she|they|hes|shes|theyre|someone i know|a friend|my\s+(?:\w+\s+)?(?:{RELATION}|client|patient|student|teen|teenager)s?)\b.{{0,60}}?"
+    r"\b(?:wants? to die|wanting to die|suicidal|(?:kill|killing|hurt|hurting|cut|cutting|harm|harming)\s+(?:her|him|them)sel(?:f|ves)"
+    r"|end(?:ing)?\s+(?:her|his|their)\s+(?:own\s+)?life|take\s+(?:her|his|their)\s+(?:own\s+)?life|overdos\w*|took\s+(?:a lot of|too many|all|a bottle of|a handful of)\b"
+    r"|(?:doesnt|dont|does not|do not)\s+want\s+to\s+(?:live|be alive|be here)|better off dead|(?:goodbye|suicide)\s+(?:note|letter|message|text))"
+)
+
+
 # ---- context rules ---------------------------------------------------------------------
 CONTEXT_RULES: tuple[CrisisRule, ...] = (
     context("context.means", "means", 2.0,
@@ -313,7 +408,10 @@ CONTEXT_RULES: tuple[CrisisRule, ...] = (
             r"|\bpicked\s+(?:out\s+)?(?:the|a)\s+(?:day|date|time|place|spot|bridge)"
             r"|\bknow\s+(?:exactly\s+)?(?:how|where|when)\s+(?:im going to|i will|ill|to|i would|id)\s+(?:do it|go|end)"),
     context("context.target_known", "plan", 2.0,
-            r"\bknow\s+where\s+(?:he|she|they|my\s+\w+|his|her)\s+(?:lives|live|works|work|sleeps|parks)\b", implies=HO),
+            r"\bknow\s+where\s+(?:he|she|they|my\s+\w+|his|her)\s+(?:lives|live|works|work|sleeps|parks)\b"
+            r"|\b(?:know|picked|chosen|chose|decided)\s+(?:exactly\s+)?(?:who|which\s+(?:\w+\s+){0,5}?)(?:ill|im going to|i will|to|i want to|i am going to)\s+(?:start with|go after|get first|kill|shoot|hurt)"
+            r"|\bwaiting\s+(?:outside|near|by|at|in front of)\s+(?:his|her|their|my\s+\w+s)\s+(?:house|place|work|office|school|flat|apartment|car|door)\b"
+            r"|\bwaiting\s+for\s+(?:him|her|them)\s+to\s+(?:come out|get home|leave|show up|walk out)", implies=HO),
     context("context.method_thoughts", "method_thoughts", 1.0,
             r"\b(?:think|thinking|thought)\s+about\s+how\s+(?:i would|id|i could|to|i might|i will|ill)\s+do\s+it\b"),
     context("context.preparation", "prep", 1.5,
