@@ -5,11 +5,17 @@
   ``save_file``, ``os.rename``/``os.replace``, ``shutil.rmtree``) into a numbered *event*; on event
   ``crash_at`` (or the first write to the path ``crash_on``) the process dies with
   ``os._exit(137)``, either before the write (``before``) or after writing half of it (``mid``),
-  as an OOM kill would leave it; or the write fails with ENOSPC (``disk-full``);
+  as an OOM kill would leave it; or the write fails with ENOSPC (``disk-full``). With
+  ``pause_marker`` the process stops there instead (a marker line names the pid and the thread)
+  for the test to SIGKILL while the other threads go on. Each event records its thread: the
+  background checkpoint writer's or the training loop's;
+- the background checkpoint writer: ``writer_crash_at_save`` = n dies (or pauses) on the writer
+  thread after the n-th save's snapshot was handed over, before anything is written;
 - ``write_checkpoint``: a snapshot of the intact checkpoints is written before each save, so a
   test can prove an interrupted save did not touch the earlier ones;
 - the training forward pass and ``AdamW.step``: a log of micro-batch digests with step
-  markers (batch order), a pause point to SIGKILL at, a sleep (time passing for the budget),
+  markers (batch order), a pause point to SIGKILL at (reached once no checkpoint write is in
+  flight, so the newest complete checkpoint is known), a sleep (time passing for the budget),
   and NaN injection into loss or gradients.
 """
 
@@ -22,12 +28,23 @@ import io
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import checkpoint_audit
 
 CRASH_EXIT = 137
+WRITERS: list = []  # the run's checkpoint writers, to wait for before a deliberate pause
+
+
+def _die(pause_marker: str | None, where: str) -> None:
+    """End here as a kill would (exit 137), or with a marker, stop for the test's SIGKILL."""
+    if pause_marker is None:
+        os._exit(CRASH_EXIT)
+    _append(pause_marker, {"pid": os.getpid(), "thread": threading.current_thread().name, "where": where})
+    while True:
+        time.sleep(1)
 
 
 def _append(path: str, record: dict) -> None:
@@ -57,7 +74,9 @@ class Events:
         self.crash_at = spec.get("crash_at")
         self.crash_on = spec.get("crash_on")  # or: the first write to this path (relative to scope)
         self.mode = spec.get("crash_mode", "before")
+        self.pause_marker = spec.get("pause_marker")
         self.count = 0
+        self._lock = threading.Lock()  # the writer thread and the loop may both write
 
     def covers(self, *paths) -> bool:
         if self.scope is None:
@@ -74,19 +93,23 @@ class Events:
     def __call__(self, kind: str, path, do, half=None, dying=None):
         """Count one write event; die at the chosen one (``dying`` returns an object that dies on
         its first write, ``half`` writes half the file first); else perform it."""
-        self.count += 1
         relative = os.path.relpath(os.fspath(path), self.scope)
-        if self.log:
-            _append(self.log, {"n": self.count, "kind": kind, "path": relative})
-        if self.count == self.crash_at or (self.crash_on is not None and relative == self.crash_on):
-            self.crash_on = None
+        with self._lock:
+            self.count += 1
+            n = self.count
+            if self.log:
+                _append(self.log, {"n": n, "kind": kind, "path": relative, "thread": threading.current_thread().name})
+            hit = n == self.crash_at or (self.crash_on is not None and relative == self.crash_on)
+            if hit:
+                self.crash_on = None
+        if hit:
             if self.mode == "disk-full":  # the write fails the way a full disk makes it fail
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
             if self.mode == "mid" and dying is not None:
                 return dying()
             if self.mode == "mid" and half is not None:
                 half()
-            os._exit(CRASH_EXIT)
+            _die(self.pause_marker, f"{self.mode} {kind} {relative}")
         return do()
 
 
@@ -98,19 +121,20 @@ def _write_half(path, data: bytes) -> None:
 
 
 class _DyingFile:
-    """A file object that writes half of its first chunk, then kills the process."""
+    """A file object that writes half of its first chunk, then kills the process (or pauses)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, pause_marker: str | None):
         self._handle = handle
+        self._pause_marker = pause_marker
 
     def write(self, data):
         self._handle.write(data[: max(1, len(data) // 2)])
         self._handle.flush()
-        os._exit(CRASH_EXIT)
+        _die(self._pause_marker, "mid open")
 
     def close(self):  # closed without any write: the empty file is the torn state
         self._handle.close()
-        os._exit(CRASH_EXIT)
+        _die(self._pause_marker, "mid open")
 
     def __enter__(self):
         return self
@@ -133,7 +157,7 @@ def _install_write_events(events: Events) -> None:
         if isinstance(file, int) or not any(c in mode for c in "wax+") or not events.covers(file):
             return _ORIGINAL["open"](file, mode, *args, **kwargs)
         return events("open", file, lambda: _ORIGINAL["open"](file, mode, *args, **kwargs),
-                      dying=lambda: _DyingFile(_ORIGINAL["open"](file, mode, *args, **kwargs)))
+                      dying=lambda: _DyingFile(_ORIGINAL["open"](file, mode, *args, **kwargs), events.pause_marker))
 
     def patched_torch_save(obj, f, *args, **kwargs):
         if not isinstance(f, (str, os.PathLike)) or not events.covers(f):
@@ -183,6 +207,38 @@ def _install_write_events(events: Events) -> None:
     os.rename = patched_rename
     os.replace = patched_replace
     shutil.rmtree = patched_rmtree
+
+
+def _install_writer_hooks(spec: dict) -> None:
+    """Record every checkpoint writer; optionally end the n-th save on the writer thread right
+    after it took over the snapshot, before its first write."""
+    from therapeutic_moe.training.checkpoint_writer import CheckpointWriter
+
+    original = CheckpointWriter.submit
+    saves = {"n": 0}
+
+    def submit(self, write, what):
+        if self not in WRITERS:
+            WRITERS.append(self)
+        saves["n"] += 1
+        if saves["n"] == spec.get("writer_crash_at_save"):
+            inner = write
+
+            def write():
+                _die(spec.get("pause_marker"), "after snapshot")
+                return inner()
+
+        return original(self, write, what)
+
+    CheckpointWriter.submit = submit
+
+
+def _wait_for_writers() -> None:
+    for writer in WRITERS:
+        try:
+            writer.wait()
+        except Exception:  # noqa: BLE001 - the test kills this process next; the error does not matter
+            pass
 
 
 def _install_snapshots(snapshot_dir: str) -> None:
@@ -242,6 +298,7 @@ def _install_forward_hooks(spec: dict) -> None:
         if nap:  # wall time passes inside a step, as on a slow machine
             time.sleep(nap)
         if spec.get("pause_at_forward") == n:
+            _wait_for_writers()  # the checkpoint before the pause is complete: the test knows the newest
             _append(spec["pause_marker"], {"paused_at_forward": n, "pid": os.getpid()})
             while True:  # the test kills us here with SIGKILL
                 time.sleep(1)
@@ -265,6 +322,7 @@ def _install_forward_hooks(spec: dict) -> None:
 
 
 def install(spec: dict) -> None:
+    _install_writer_hooks(spec)
     if spec.get("scope"):
         _install_write_events(Events(spec))
     if spec.get("snapshot_dir"):

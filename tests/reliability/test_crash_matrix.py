@@ -1,5 +1,9 @@
 """Crash matrix: the training process dies at each file write of a checkpoint save.
 
+Checkpoints are written by the background writer thread (``async_checkpointing``, the
+default), so every save trial here dies while that thread writes; ``test_crash_async_writer``
+adds a real SIGKILL in each phase of a background save while the loop goes on.
+
 A clean run lists every write under the output directory (files, renames, deletions). Each
 trial then re-runs it and dies (``os._exit(137)``, what an OOM kill leaves) at one of those
 writes, before it or half-way through it. After each crash:
@@ -92,6 +96,10 @@ def test_crash_at_every_write_of_a_checkpoint_save_and_of_the_export(workspace, 
     publish2 = next(e["n"] for e in save2 if e["kind"] == "rename")
     export = [e for e in events if not e["path"].startswith("checkpoint-")]
     assert len(save2) >= 10 and len(export) >= 5, events  # the harness sees the writes
+    # async_checkpointing (the default): every write of a save is the background writer's, so
+    # each trial below kills the process while that thread is writing; the export is the loop's
+    assert all(e["thread"].startswith("checkpoint-writer") for e in save2), {e["thread"] for e in save2}
+    assert all(e["thread"] == "MainThread" for e in export), {e["thread"] for e in export}
 
     trials = [(e, "before") for e in save2] + [(e, "mid") for e in save2 if e["kind"] in FILE_WRITES]
     trials += [(e, "before") for e in export]
