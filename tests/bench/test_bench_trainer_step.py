@@ -22,6 +22,12 @@ def test_leaf_operators_count_compute_not_views():
     assert sum(ops.values()) == 3  # mm, relu (clamp_min), sum (its fill_ leaf on this tiny input)
 
 
+def test_a_to_that_returns_its_input_is_not_counted_but_a_conversion_is():
+    x = torch.randn(8, 8)
+    assert leaf_operators(lambda: x.to(torch.float32)) == {}  # same dtype: no kernel
+    assert leaf_operators(lambda: x.to(torch.float64)) == {"aten::copy_": 1}
+
+
 def test_clock_times_forward_loss_and_backward_and_uninstalls():
     from therapeutic_moe.modeling.wrapper import TherapeuticMoEModel
 

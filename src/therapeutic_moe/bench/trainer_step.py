@@ -3,7 +3,8 @@
     python -m therapeutic_moe.bench.trainer_step [--model default|tiny|both] [--steps N]
 
 For each model (the default SmolLM2-135M and a tiny random Llama with the same tokenizer) and
-with and without experts, a real ``Trainer`` is set up exactly as ``fit()`` sets it up (on the
+each setup (``SETUPS``: attention LoRA, LoRA on all linear layers, attention LoRA + experts), a
+real ``Trainer`` is set up exactly as ``fit()`` sets it up (on the
 packaged sample data, one micro-batch per optimizer step), and then, on the same collated
 micro-batches and the same model:
 
@@ -16,13 +17,15 @@ compute, i.e. roughly the kernel launches on a GPU, views and allocations left o
 trainer averaged over a logging interval),
 step time (median), and host time outside forward and backward (step minus the time in
 ``forward_loss`` and in ``backward``; it includes the optimizer). Not a test: timings depend on
-the machine; run it on an idle one.
+the machine; run it on an idle one. ``--list-ops N`` also prints the N most frequent operators
+of each setup's trainer step (where to look for the next saving).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -33,6 +36,11 @@ from pathlib import Path
 import torch
 
 LOGGING_STEPS = 5  # default interval: the trainer logs (and collects the routing statistics) every 5th step
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+ALL_LINEAR = ATTENTION + ["gate_proj", "up_proj", "down_proj"]
+# name -> (use_moe, lora_target_modules). The experts' target is the all-linear LoRA: both adapt
+# every projection of the decoder, so the ratio of the two is the price of the routing.
+SETUPS = {"lora": (False, ATTENTION), "lora_all_linear": (False, ALL_LINEAR), "experts": (True, ATTENTION)}
 
 
 def _timed(real, clock, attr: str):
@@ -86,7 +94,10 @@ NO_KERNEL = frozenset(f"aten::{name}" for name in (
     "permute", "unsqueeze", "squeeze", "select", "slice", "alias", "detach", "detach_", "empty", "empty_strided",
     "empty_like", "resize_", "resolve_conj", "resolve_neg", "lift_fresh", "unbind", "split", "split_with_sizes",
     "chunk", "narrow", "set_", "is_nonzero", "result_type", "_has_compatible_shallow_copy_type", "numpy_T",
-    "unflatten", "flatten", "contiguous", "view_as", "expand_as", "diagonal", "_local_scalar_dense"))
+    "unflatten", "flatten", "contiguous", "view_as", "expand_as", "diagonal", "_local_scalar_dense",
+    # Leaves only when they return their input: a converting ``to`` calls ``_to_copy`` (and its
+    # ``copy_`` counts), ``real`` of a real tensor is the tensor, ``promote_types`` reads dtypes.
+    "to", "real", "promote_types"))
 
 
 def leaf_operators(run) -> dict[str, int]:
@@ -128,7 +139,7 @@ def write_tiny_base(directory: Path) -> Path:
 
 
 def make_trainer(base_model: str, use_moe: bool, out_dir: Path, batch: int, seq: int, workers: int = 1,
-                 logging_steps: int = LOGGING_STEPS):
+                 logging_steps: int = LOGGING_STEPS, lora_targets: list[str] = ATTENTION):
     """A Trainer set up as ``fit()`` does, before its loop."""
     from therapeutic_moe.config import load_run_config
     from therapeutic_moe.training.distributed import init_distributed
@@ -138,7 +149,7 @@ def make_trainer(base_model: str, use_moe: bool, out_dir: Path, batch: int, seq:
                   per_device_train_batch_size=batch, gradient_accumulation_steps=1, max_seq_length=seq,
                   logging_steps=logging_steps, report_to="none", save_steps=0, checkpoint_minutes=10_000,
                   eval_steps=10_000, validation_split=0.0, dataloader_num_workers=workers, gradient_checkpointing=False,
-                  time_limit_margin_minutes=0.0)
+                  time_limit_margin_minutes=0.0, lora_target_modules=list(lora_targets))
     run = load_run_config(None, None, None, {k: json.dumps(v) if not isinstance(v, str) else v
                                              for k, v in values.items()})
     trainer = Trainer(run, init_distributed())
@@ -171,9 +182,10 @@ def measure_trainer(trainer, steps: int) -> dict:
         interval = trainer.cfg.logging_steps
         while trainer.state.global_step % interval:  # start on an interval boundary
             trainer_step(trainer, stop)
-        ops = leaf_operator_count(lambda: [trainer_step(trainer, stop) for _ in range(interval)])
+        by_name = leaf_operators(lambda: [trainer_step(trainer, stop) for _ in range(interval)])
         timing = timed_steps(lambda: trainer_step(trainer, stop), steps)
-    return {"ops": ops / interval} | timing
+    per_step = {name: count / interval for name, count in sorted(by_name.items(), key=lambda item: -item[1])}
+    return {"ops": sum(per_step.values()), "ops_by_name": per_step} | timing
 
 
 def measure_bench(trainer, steps: int) -> dict:
@@ -192,23 +204,29 @@ def measure_bench(trainer, steps: int) -> dict:
     return {"ops": ops} | timed_steps(lambda: bench.step(next(timed)), len(batches) - 2)
 
 
-def run_setup(base_model: str, use_moe: bool, batch: int, seq: int, steps: int, workers: int,
+def run_setup(base_model: str, setup: str, batch: int, seq: int, steps: int, workers: int,
               logging_steps: int) -> dict:
+    use_moe, lora_targets = SETUPS[setup]
     with tempfile.TemporaryDirectory() as out:
-        trainer = make_trainer(base_model, use_moe, Path(out), batch, seq, workers, logging_steps)
+        trainer = make_trainer(base_model, use_moe, Path(out), batch, seq, workers, logging_steps, lora_targets)
         row = {"trainer": measure_trainer(trainer, steps)}
         row["bench"] = measure_bench(trainer, steps)
         trainer.batches.close()
     return row
 
 
-def describe(name: str, experts: bool, row: dict) -> str:
+def describe(name: str, setup: str, row: dict) -> str:
     t, b = row["trainer"], row["bench"]
-    return (f"{name:8s} experts={'on ' if experts else 'off'} | ops/step trainer {t['ops']:7.0f} bench "
+    return (f"{name:8s} {setup:15s} | ops/step trainer {t['ops']:7.0f} bench "
             f"{b['ops']:7.0f} ({t['ops'] / b['ops']:.3f}x) | step trainer {t['step_s'] * 1e3:8.1f} ms bench "
             f"{b['step_s'] * 1e3:8.1f} ms | outside fwd/bwd trainer {t['outside_s'] * 1e3:6.1f} ms "
             f"({t['outside_s'] / t['step_s']:.1%}) bench {b['outside_s'] * 1e3:6.1f} ms "
             f"({b['outside_s'] / b['step_s']:.1%})")
+
+
+def print_top_operators(per_step: dict[str, float], count: int) -> None:
+    for name, n in list(per_step.items())[:count]:
+        print(f"    {n:8.1f}  {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the trainer's logging_steps; its operator count is averaged over one interval "
                              f"(default: {LOGGING_STEPS})")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="date recorded in the JSON (default: today)")
+    parser.add_argument("--device", default=f"{os.cpu_count()}-core CPU",
+                        help="machine recorded in the JSON (default: the CPU core count)")
+    parser.add_argument("--list-ops", type=int, default=0, metavar="N",
+                        help="also print the N most frequent operators per trainer step of each setup (default: 0)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     results = {}
@@ -232,16 +255,19 @@ def main(argv: list[str] | None = None) -> int:
         for name in (["default", "tiny"] if args.model == "both" else [args.model]):
             base, batch, seq = models[name]
             base = base or str(write_tiny_base(Path(tmp) / "tiny"))
-            for experts in (False, True):
-                row = run_setup(base, experts, batch, seq, args.steps, args.workers, args.logging_steps)
-                results[f"{name}/{'experts' if experts else 'lora'}"] = row | {"batch": batch, "seq": seq}
-                print(describe(name, experts, row), flush=True)
-    for name in sorted({k.split("/")[0] for k in results}):
-        lora, moe = results[f"{name}/lora"]["trainer"], results[f"{name}/experts"]["trainer"]
-        print(f"{name}: trainer MoE step / LoRA step: operators {moe['ops'] / lora['ops']:.3f}x, "
-              f"time {moe['step_s'] / lora['step_s']:.3f}x")
+            for setup in SETUPS:
+                row = run_setup(base, setup, batch, seq, args.steps, args.workers, args.logging_steps)
+                results[f"{name}/{setup}"] = row | {"batch": batch, "seq": seq}
+                print(describe(name, setup, row), flush=True)
+                print_top_operators(row["trainer"]["ops_by_name"], args.list_ops)
+    for name in sorted({k.split("/")[0] for k in results if "/" in k}):
+        moe = results[f"{name}/experts"]["trainer"]
+        for baseline in ("lora", "lora_all_linear"):
+            lora = results[f"{name}/{baseline}"]["trainer"]
+            print(f"{name}: trainer MoE step / {baseline} step: operators {moe['ops'] / lora['ops']:.3f}x, "
+                  f"time {moe['step_s'] / lora['step_s']:.3f}x")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"date": args.date, "device": args.device} | results, indent=1))
     return 0
 
 
