@@ -59,12 +59,13 @@ def _fused_projections(layer, x: torch.Tensor, gates: torch.Tensor) -> torch.Ten
     with torch.autocast(x.device.type, enabled=False):
         a_gu = torch.cat([gate.expert_A, up.expert_A], dim=1).to(dtype)
         b_gu = torch.block_diag(gate.expert_B, up.expert_B).to(dtype)
-        scale_gu = torch.cat([_expert_scale(gate, gates, dtype), _expert_scale(up, gates, dtype)], dim=1)
-        packed = GateUpLoRA.apply(x.to(dtype), a_gu, b_gu, scale_gu, mlp.gate_proj.weight.to(dtype),
+        # One scale for the three projections (their experts share rank and alpha).
+        scale = _expert_scale(down, gates, dtype)
+        packed = GateUpLoRA.apply(x.to(dtype), a_gu, b_gu, scale.repeat(1, 2), mlp.gate_proj.weight.to(dtype),
                                   mlp.up_proj.weight.to(dtype))
         act = swiglu_packed(packed)
-        return DownLoRA.apply(act, down.expert_A.to(dtype), down.expert_B.to(dtype),
-                              _expert_scale(down, gates, dtype), mlp.down_proj.weight.to(dtype))
+        return DownLoRA.apply(act, down.expert_A.to(dtype), down.expert_B.to(dtype), scale,
+                              mlp.down_proj.weight.to(dtype))
 
 
 def _project(layer, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:

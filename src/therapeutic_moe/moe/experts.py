@@ -64,21 +64,28 @@ class StackedLoRAExperts(nn.Module):
         """The original structure (what the fused CUDA operator computes)."""
         return not (self.shared_a or self.shared_expert or self.compensated)
 
-    def _delta(self, x: torch.Tensor, gates: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    def block_gates(self, gates: torch.Tensor) -> torch.Tensor:
+        """[N, blocks] the scaled gate of each r-wide block (the shared expert's is 1). The same
+        for every projection of a layer: the layer computes it once (``MoELoRAMLP.block_gates``)."""
+        if self.shared_expert:
+            gates = torch.cat([gates, torch.ones_like(gates[:, :1])], dim=1)
+        return gates * self.scaling
+
+    def _delta(self, x: torch.Tensor, block_gates: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
         if not torch.is_autocast_enabled(x.device.type):
             A, B = A.to(x.dtype), B.to(x.dtype)
         h = x @ A  # [N, E*r], or [N, r] with a shared A
-        if self.shared_a:
-            h = h.repeat(1, self.blocks)
-        if self.shared_expert:
-            gates = torch.cat([gates, torch.ones_like(gates[:, :1])], dim=1)
-        scale = (gates * self.scaling).to(h.dtype).repeat_interleave(self.r, dim=1)
-        return (h * scale) @ B
+        # Each r-wide block times its gate by broadcasting: one operator (a repeated gate
+        # vector costs a copy and its own backward); a shared A broadcasts over the blocks.
+        blocks = h.reshape(h.shape[0], -1, self.r) * block_gates.to(h.dtype).unsqueeze(-1)
+        return blocks.reshape(h.shape[0], -1) @ B
 
-    def forward(self, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        """x: [N, in], gates: [N, E] (0 for unchosen experts) -> [N, out]."""
+    def forward(self, x: torch.Tensor, gates: torch.Tensor, block_gates: torch.Tensor | None = None) -> torch.Tensor:
+        """x: [N, in], gates: [N, E] (0 for unchosen experts) -> [N, out]. ``block_gates``:
+        ``self.block_gates(gates)`` when the caller has it already."""
         x = self.dropout(x)  # one mask for both terms below
-        delta = self._delta(x, gates, self.expert_A, self.expert_B)
+        block_gates = self.block_gates(gates) if block_gates is None else block_gates
+        delta = self._delta(x, block_gates, self.expert_A, self.expert_B)
         if self.compensated:
-            delta = delta - self._delta(x, gates.detach(), self.init_A, self.init_B)
+            delta = delta - self._delta(x, block_gates.detach(), self.init_A, self.init_B)
         return delta

@@ -61,6 +61,11 @@ class MoELoRAMLP(nn.Module):
         named += list(self.named_buffers())
         return [(n, t) for n, t in named if n.startswith(("router.", "experts."))]
 
+    def block_gates(self, gates: torch.Tensor) -> torch.Tensor:
+        """[N, blocks] scaled gate per r-wide expert block, shared by the layer's projections
+        (their experts are built from one config: same rank, scale and blocks)."""
+        return next(iter(self.experts.values())).block_gates(gates)
+
     def use_operator(self, operator: ExpertOperator) -> None:
         """Compute logits and projections with ``operator`` from now on (same function)."""
         self.operator = operator

@@ -22,15 +22,17 @@ class ExpertOperator:
 
     def mlp(self, layer, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         """The SwiGLU MLP of ``layer`` with each token's expert deltas: [N, d] -> [N, d]."""
-        act = layer.base_mlp.act_fn(self.projection(layer, "gate_proj", x, gates))
-        act = act * self.projection(layer, "up_proj", x, gates)
-        return self.projection(layer, "down_proj", act, gates)
+        block_gates = layer.block_gates(gates)  # once for the three projections
+        act = layer.base_mlp.act_fn(self.projection(layer, "gate_proj", x, gates, block_gates))
+        act = act * self.projection(layer, "up_proj", x, gates, block_gates)
+        return self.projection(layer, "down_proj", act, gates, block_gates)
 
     @staticmethod
-    def projection(layer, name: str, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    def projection(layer, name: str, x: torch.Tensor, gates: torch.Tensor,
+                   block_gates: torch.Tensor | None = None) -> torch.Tensor:
         out = getattr(layer.base_mlp, name)(x)
         if name in layer.experts:
-            out = out + layer.experts[name](x, gates).to(out.dtype)
+            out = out + layer.experts[name](x, gates, block_gates).to(out.dtype)
         return out
 
 
