@@ -19,6 +19,15 @@ class Routing:
     gates: torch.Tensor  # [N, E] fp32, renormalised weight of chosen experts, 0 elsewhere
 
 
+def renormalised_gates(logits: torch.Tensor, top_i: torch.Tensor) -> torch.Tensor:
+    """[N, E] the chosen experts' probabilities renormalised over the chosen k (they sum to 1
+    per token, Mixtral style), 0 elsewhere: the softmax of the logits with the unchosen ones
+    masked out. Equal to p_e / Σ_chosen p but with 4 operators forward and 2 backward (the
+    division, the gather and the scatter of that form cost about 14)."""
+    unchosen = torch.ones_like(logits, dtype=torch.bool).scatter_(-1, top_i, False)
+    return logits.masked_fill(unchosen, float("-inf")).softmax(dim=-1)
+
+
 class TopKRouter(nn.Module):
     """``selection_bias`` (aux-free balancing) and ``dense_steps`` (dense warm-up) are optional;
     when either is set, or ``counts_steps``, the router keeps ``routing_steps``, a counter of
@@ -54,13 +63,10 @@ class TopKRouter(nn.Module):
         with torch.autocast(device_type=logits.device.type, enabled=False):
             probs = logits.softmax(dim=-1)
             if self.selection_bias is None:
-                top_p, top_i = probs.topk(self.top_k, dim=-1)
+                top_i = probs.topk(self.top_k, dim=-1).indices
             else:  # the bias picks the experts; the gates stay the unbiased probabilities
                 top_i = (logits + self.selection_bias.to(logits.dtype)).topk(self.top_k, dim=-1).indices
-                top_p = probs.gather(1, top_i)
-            # Renormalise over the chosen k so the gates sum to 1 per token (Mixtral style).
-            top_p = top_p / top_p.sum(dim=-1, keepdim=True)
-            gates = torch.zeros_like(probs).scatter(1, top_i, top_p)
+            gates = renormalised_gates(logits, top_i)
             if self.dense_steps > 0:  # a tensor condition: no host sync
                 gates = torch.where(self.routing_steps < self.dense_steps, probs, gates)
         return Routing(logits=logits, probs=probs, topk_index=top_i, gates=gates)
