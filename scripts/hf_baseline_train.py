@@ -135,7 +135,7 @@ def main(argv=None) -> None:
     clock = StepClock()
     targs = TrainingArguments(
         output_dir=str(args.out.parent / "hf_baseline_run"), per_device_train_batch_size=1, max_steps=args.max_steps,
-        learning_rate=3e-4, lr_scheduler_type="cosine", warmup_ratio=0.05, bf16=True, optim="adamw_torch_fused",
+        learning_rate=3e-4, lr_scheduler_type="cosine", warmup_steps=max(1, round(0.05 * args.max_steps)), bf16=True, optim="adamw_torch_fused",
         logging_steps=10, save_strategy="no", report_to="none", use_liger_kernel=liger,
         gradient_checkpointing=args.gradient_checkpointing, dataloader_pin_memory=True, remove_unused_columns=False,
         seed=42)

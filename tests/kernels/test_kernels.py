@@ -69,6 +69,24 @@ def test_forward_loss_is_bit_identical_with_the_fused_switch_on_cpu():
     assert torch.equal(plain, switched)
 
 
+def test_the_module_level_rope_patch_leaves_cpu_tensors_to_the_original_function():
+    from therapeutic_moe.kernels.fast_kernels import _cuda_only_rope
+
+    calls = []
+
+    def original(q, k, cos, sin, *args, **kwargs):
+        calls.append("original")
+        return q, k
+
+    def fused(*args, **kwargs):
+        raise AssertionError("the Triton kernel must never see CPU tensors")
+
+    rope = _cuda_only_rope(original, fused)
+    q = torch.zeros(1, 2, 3, 4)
+    assert rope(q, q, q, q) == (q, q) and calls == ["original"]
+    assert rope._therapeutic_original is original
+
+
 # --- the fused autograd functions --------------------------------------------------------------
 
 def _double(*shape, grad=True, seed=0):

@@ -7,7 +7,12 @@ import json
 import torch
 
 from runtime_helpers import run_config
-from therapeutic_moe.training.batch_size import choose_micro_batch, divisors_up_to, find_batch_size
+from therapeutic_moe.training.batch_size import (
+    choose_micro_batch,
+    choose_with_checkpointing,
+    divisors_up_to,
+    find_batch_size,
+)
 from therapeutic_moe.training.loop import train
 
 GIB = 2**30
@@ -65,7 +70,7 @@ def test_the_trainer_trains_with_the_found_sizes(tmp_path, monkeypatch):
     from therapeutic_moe.training import batch_size as module
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(module, "find_batch_size", lambda cfg, *a: module.BatchChoice(1, 4, "found 1 x 4"))
+    monkeypatch.setattr(module, "find_batch_size", lambda cfg, *a, **k: module.BatchChoice(1, 4, "found 1 x 4"))
 
     def losses(out):
         hist = json.loads((out / "training_report.json").read_text())["history"]
@@ -91,3 +96,39 @@ def test_a_resume_keeps_the_checkpoints_micro_batch(tmp_path, monkeypatch, capsy
     assert train(run_config(tmp_path, output_dir=str(tmp_path / "resumed"), auto_find_batch_size=True, max_steps=4,
                             eval_steps=100, resume_from_checkpoint=str(first / "checkpoint-2"))) == 0
     assert "resuming with the checkpoint's micro-batch 1 × 4" in capsys.readouterr().out
+
+
+class FakeModelMemory:
+    """Peak bytes of a probe: a fixed part plus a part per row, 4x smaller with checkpointing."""
+
+    def __init__(self):
+        self.checkpointing = None
+        self.switches = []
+
+    def switch(self, on: bool) -> None:
+        self.checkpointing = on
+        self.switches.append(on)
+
+    def probe(self, rows: int) -> int:
+        return 10 + rows * (2 if self.checkpointing else 8)
+
+
+def test_auto_checkpointing_stays_off_when_enough_tokens_fit_without_it():
+    memory = FakeModelMemory()
+    rows, checkpointing, why = choose_with_checkpointing(memory.probe, 8, 2048, 45, memory.switch)
+    assert (rows, checkpointing, memory.switches) == (4, False, [False])  # 4 x 2048 tokens fit without
+    assert "auto: off (8192 tokens" in why
+
+
+def test_auto_checkpointing_goes_on_when_too_few_tokens_fit_without_it():
+    memory = FakeModelMemory()
+    rows, checkpointing, why = choose_with_checkpointing(memory.probe, 8, 2048, 20, memory.switch)
+    # without: only 1 row (2048 < 4096 tokens); with: 10 + 2r <= 20 gives 4 rows (a divisor of 8)
+    assert (rows, checkpointing, memory.switches) == (4, True, [False, True])
+    assert "auto: on (2048 tokens" in why
+
+
+def test_auto_checkpointing_counts_a_whole_global_batch_as_enough():
+    memory = FakeModelMemory()
+    rows, checkpointing, _ = choose_with_checkpointing(memory.probe, 1, 2048, 20, memory.switch)
+    assert (rows, checkpointing) == (1, False)  # the global batch is one row: nothing to gain

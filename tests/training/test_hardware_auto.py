@@ -78,3 +78,14 @@ def test_cpu_counts_more_activation_memory_than_cuda():
     cpu = training_memory_bytes(SIZE_135M, 2048, weight_bytes=4, activation_bytes=4, device_type="cpu")
     cuda = training_memory_bytes(SIZE_135M, 2048, weight_bytes=4, activation_bytes=4, device_type="cuda")
     assert cpu > 2 * cuda - SIZE_135M.params * 4
+
+
+def test_fused_cross_entropy_takes_the_logits_out_of_the_estimate():
+    tokens = 64 * 2048
+    plain = training_memory_bytes(SIZE_135M, tokens, 2, 2, "cuda")
+    fused = training_memory_bytes(SIZE_135M, tokens, 2, 2, "cuda", fused_logits=True)
+    assert plain - fused == 2 * tokens * SIZE_135M.vocab * 4  # fp32 logits and their gradient
+    # 135M at 64 x 2048 tokens on a 139 GiB GPU: on with materialised logits, off without them
+    free = int(139.3 * 2**30)
+    assert decide_checkpointing(SIZE_135M, tokens, free, 2, 2, "cuda")[0]
+    assert not decide_checkpointing(SIZE_135M, tokens, free, 2, 2, "cuda", fused_logits=True)[0]

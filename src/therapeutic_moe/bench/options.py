@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Gradient checkpointing "auto" (bench and trainer): keep it off when a micro-batch of at least
+# this many tokens fits without it; recomputation costs about a third more compute, while a
+# micro-batch of a couple of full rows already keeps the GPU busy.
+MIN_TOKENS_WITHOUT_CHECKPOINTING = 4096
+
 
 @dataclass
 class BenchOptions:
@@ -28,7 +33,7 @@ class BenchOptions:
     memory_fraction: float = field(default=0.9, metadata={"help": "Share of GPU memory 'auto' may plan for."})
     checkpointing: str = field(default="auto", metadata={"help": "Ours: auto (only when needed), on or off."})
     min_tokens_without_checkpointing: int = field(
-        default=4096, metadata={"help": "'auto' checkpointing: turn it on when fewer tokens per step fit without."})
+        default=MIN_TOKENS_WITHOUT_CHECKPOINTING, metadata={"help": "'auto' checkpointing: turn it on when fewer tokens per step fit without."})
     ablations: str = field(default="", metadata={"help": "Shapes on which to time ours_e4 with each fast kernel off."})
     time_budget_s: float = field(default=0.0, metadata={"help": "Skip what would start after this many seconds (0 = no limit)."})
     seed: int = field(default=0, metadata={"help": "Seed of weights and batches."})

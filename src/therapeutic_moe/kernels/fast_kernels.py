@@ -57,6 +57,18 @@ def _patch_rms_norms(hf: nn.Module) -> int:
     return count
 
 
+def _cuda_only_rope(original, fused):
+    """Liger's rotary kernel for CUDA tensors, the module's own function for anything else: the
+    patch is module-level (as Liger's own), so it reaches every model of that family in the
+    process, CPU ones too (a CPU evaluation after a GPU run), and Triton cannot read CPU memory."""
+
+    def apply_rotary_pos_emb(q, k, cos, sin, *args, **kwargs):
+        return (fused if q.is_cuda else original)(q, k, cos, sin, *args, **kwargs)
+
+    apply_rotary_pos_emb._therapeutic_original = original
+    return apply_rotary_pos_emb
+
+
 def _patch_rope(hf: nn.Module) -> bool:
     if getattr(hf.config, "model_type", None) not in ROPE_MODEL_TYPES:
         return False
@@ -64,7 +76,9 @@ def _patch_rope(hf: nn.Module) -> bool:
     patched = False
     for module in modules:
         if module is not None and hasattr(module, "apply_rotary_pos_emb"):
-            module.apply_rotary_pos_emb = liger().rotary_pos_emb  # module-level, as Liger itself does
+            current = module.apply_rotary_pos_emb
+            if not hasattr(current, "_therapeutic_original"):
+                module.apply_rotary_pos_emb = _cuda_only_rope(current, liger().rotary_pos_emb)
             patched = True
     return patched
 

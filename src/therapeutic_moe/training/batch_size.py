@@ -10,6 +10,11 @@ global batch (``per_device_train_batch_size × gradient_accumulation_steps``) so
 stays exactly the same, and the chosen size is probed once more before it is used. No weight is
 changed by a probe: gradients are dropped, the optimizer does not exist yet.
 
+With ``gradient_checkpointing: auto`` the probe also decides checkpointing, by measurement
+rather than the start-up estimate: it probes without checkpointing first and keeps it off when
+at least ``MIN_TOKENS_WITHOUT_CHECKPOINTING`` tokens (or the whole global batch) fit in one
+micro-batch, the bench's rule; only otherwise it switches checkpointing on and probes again.
+
 Off CUDA there is no allocator to ask; the configured sizes are kept and the start-up line says so.
 """
 
@@ -30,6 +35,7 @@ class BatchChoice:
     micro_batch: int
     accumulation: int
     message: str
+    checkpointing: bool | None = None  # decided by the probe (gradient_checkpointing auto); None = unchanged
 
 
 def divisors_up_to(n: int, limit: int) -> list[int]:
@@ -56,26 +62,59 @@ def choose_micro_batch(probe: Callable[[int], int | None], global_rows: int, bud
     return 1
 
 
-def find_batch_size(cfg, model, device: torch.device, autocast, vocab_size: int) -> BatchChoice:
-    """The trainer's choice for ``auto_find_batch_size: true`` (``cfg`` is left unchanged)."""
+def choose_with_checkpointing(probe: Callable[[int], int | None], global_rows: int, seq: int, budget: int,
+                              switch: Callable[[bool], None]) -> tuple[int | None, bool, str]:
+    """(rows, checkpointing, why): probed without checkpointing first (``switch(False)``); on
+    (``switch(True)``, probed again) only when fewer than the wanted tokens fit without it."""
+    from therapeutic_moe.bench.options import MIN_TOKENS_WITHOUT_CHECKPOINTING
+
+    switch(False)
+    rows = choose_micro_batch(probe, global_rows, budget)
+    wanted = min(MIN_TOKENS_WITHOUT_CHECKPOINTING, global_rows * seq)
+    fitting = 0 if rows is None else rows * seq
+    checkpointing = fitting < wanted
+    why = (f"; gradient checkpointing auto: {'on' if checkpointing else 'off'} ({fitting} tokens per "
+           f"micro-batch fit without it, {wanted} wanted)")
+    if checkpointing:
+        switch(True)
+        rows = choose_micro_batch(probe, global_rows, budget)
+    return rows, checkpointing, why
+
+
+def set_checkpointing(model, on: bool) -> None:
+    """Gradient checkpointing of the wrapped base model on or off (non-reentrant, as at build)."""
+    if on:
+        model.base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.base.gradient_checkpointing_disable()
+
+
+def find_batch_size(cfg, model, device: torch.device, autocast, vocab_size: int, *,
+                    auto_checkpointing: bool = False) -> BatchChoice:
+    """The trainer's choice for ``auto_find_batch_size: true`` (``cfg`` is left unchanged);
+    ``auto_checkpointing``: also decide gradient checkpointing (see the module's text)."""
     micro, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
-    global_rows = micro * accum
+    global_rows, seq = micro * accum, cfg.max_seq_length
     if device.type != "cuda":
         return BatchChoice(micro, accum, "auto_find_batch_size: CUDA only (it asks the GPU allocator); on "
                                          f"{device.type} the configured micro-batch {micro} × {accum} "
                                          "accumulation steps is kept")
     budget = int(torch.cuda.mem_get_info(device)[1] * MEMORY_FRACTION)
     model.train()  # dropout masks count too
-    rows = choose_micro_batch(_model_probe(model, device, autocast, cfg.max_seq_length, vocab_size),
-                              global_rows, budget)
+    probe = _model_probe(model, device, autocast, seq, vocab_size)
+    if auto_checkpointing:
+        rows, checkpointing, why = choose_with_checkpointing(probe, global_rows, seq, budget,
+                                                             lambda on: set_checkpointing(model, on))
+    else:
+        rows, checkpointing, why = choose_micro_batch(probe, global_rows, budget), None, ""
     if rows is None:
-        raise torch.OutOfMemoryError(f"auto_find_batch_size: one row of max_seq_length={cfg.max_seq_length} "
+        raise torch.OutOfMemoryError(f"auto_find_batch_size: one row of max_seq_length={seq} "
                                      "tokens does not fit in GPU memory; lower max_seq_length or turn on "
                                      "gradient_checkpointing")
     return BatchChoice(rows, global_rows // rows,
                        f"auto_find_batch_size: micro-batch {rows} × {global_rows // rows} accumulation steps "
                        f"(was {micro} × {accum}; global batch {global_rows} rows per process kept; "
-                       f"budget {budget / 2**30:.1f} GiB)")
+                       f"budget {budget / 2**30:.1f} GiB){why}", checkpointing)
 
 
 def _model_probe(model, device, autocast, seq: int, vocab_size: int) -> Callable[[int], int | None]:

@@ -97,21 +97,23 @@ def free_memory_bytes(device: torch.device) -> int:
 
 
 def training_memory_bytes(size: ModelSize, tokens: int, weight_bytes: float, activation_bytes: int,
-                          device_type: str = "cuda") -> int:
+                          device_type: str = "cuda", fused_logits: bool = False) -> int:
     """Peak memory of a step without checkpointing: frozen weights, the activations of ``tokens``
-    tokens kept for backward, and the fp32 logits of those tokens (and their gradient)."""
+    tokens kept for backward, and the fp32 logits of those tokens (and their gradient) unless
+    ``fused_logits`` (Liger's fused linear cross-entropy computes them chunk by chunk)."""
     values = ACTIVATION_VALUES_PER_TOKEN_LAYER_HIDDEN["cpu" if device_type == "cpu" else "cuda"]
     activations = size.layers * tokens * size.hidden * values * activation_bytes
-    logits = 2 * tokens * size.vocab * 4
+    logits = 0 if fused_logits else 2 * tokens * size.vocab * 4
     return int(size.params * weight_bytes + activations + logits)
 
 
 def decide_checkpointing(size: ModelSize | None, tokens: int, free_bytes: int, weight_bytes: float,
-                         activation_bytes: int, device_type: str = "cuda") -> tuple[bool, str]:
+                         activation_bytes: int, device_type: str = "cuda",
+                         fused_logits: bool = False) -> tuple[bool, str]:
     """``gradient_checkpointing: auto``: on when a micro-batch's estimated training memory would not fit."""
     if size is None:
         return False, "auto: off (model size unknown)"
-    need = training_memory_bytes(size, tokens, weight_bytes, activation_bytes, device_type)
+    need = training_memory_bytes(size, tokens, weight_bytes, activation_bytes, device_type, fused_logits)
     fits = need <= MEMORY_HEADROOM * free_bytes
     return (not fits), (f"auto: {'off' if fits else 'on'} (estimated {need / 2**30:.1f} GiB for {tokens} tokens "
                         f"per micro-batch, {free_bytes / 2**30:.1f} GiB free)")
@@ -154,4 +156,14 @@ def _checkpointing(cfg, device, base_dtype, autocast_dtype, model_size, free_byt
     tokens = cfg.per_device_train_batch_size * cfg.max_seq_length
     activation_bytes = 2 if autocast_dtype is not None else 4
     weight_bytes = 0.5 if getattr(cfg, "load_in_4bit", False) else torch.finfo(base_dtype).bits // 8
-    return decide_checkpointing(size, tokens, free, weight_bytes, activation_bytes, device.type)
+    return decide_checkpointing(size, tokens, free, weight_bytes, activation_bytes, device.type,
+                                fused_logits=_fused_logits(cfg, device))
+
+
+def _fused_logits(cfg, device) -> bool:
+    """Whether the trainer will apply Liger's fused linear cross-entropy (CUDA, Liger installed)."""
+    if device.type != "cuda" or getattr(cfg, "use_liger_kernel", None) is False:
+        return False
+    from therapeutic_moe.kernels import liger_available
+
+    return liger_available()

@@ -223,10 +223,18 @@ class Trainer:
             self.echo(f"auto_find_batch_size: resuming with the checkpoint's micro-batch {global_rows // saved} "
                       f"× {saved} accumulation steps")
             return
-        choice = find_batch_size(cfg, self.model, self.hw.device, self.hw.autocast, self.model.config.vocab_size)
+        choice = find_batch_size(cfg, self.model, self.hw.device, self.hw.autocast, self.model.config.vocab_size,
+                                 auto_checkpointing=cfg.gradient_checkpointing == "auto")
         rows = torch.tensor(float(choice.micro_batch), device=self.hw.device)
         rows = int(self.d.all_reduce_(rows, op=torch.distributed.ReduceOp.MIN if self.d.enabled else None))
         cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = rows, global_rows // rows
+        if choice.checkpointing is not None:  # measured: replaces the start-up estimate's decision
+            from therapeutic_moe.training.batch_size import set_checkpointing
+
+            on = torch.tensor(float(choice.checkpointing), device=self.hw.device)  # on anywhere = on everywhere
+            self.hw.gradient_checkpointing = bool(self.d.all_reduce_(
+                on, op=torch.distributed.ReduceOp.MAX if self.d.enabled else None))
+            set_checkpointing(self.model, self.hw.gradient_checkpointing)
         self.echo(choice.message)
 
     def saved_accumulation(self) -> int | None:
