@@ -76,8 +76,11 @@ def test_fast_equals_reference_values_and_grads(num_experts, top_k):
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     for a, b in zip(g_fast, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
-    # the router really gets gradient through the gates
-    assert g_fast[1 + params.index(layer.router.weight)].abs().sum() > 0
+    router_grad = g_fast[1 + params.index(layer.router.weight)]
+    if top_k > 1:  # the router really gets gradient through the gates
+        assert router_grad.abs().sum() > 0
+    else:  # one chosen expert renormalised is a gate of exactly 1: no gradient (was rounding noise)
+        assert torch.equal(router_grad, torch.zeros_like(router_grad))
 
 
 @pytest.mark.parametrize("num_experts,top_k", [(4, 2), (8, 2), (4, 1)])
