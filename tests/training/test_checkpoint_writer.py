@@ -156,3 +156,27 @@ def test_a_snapshot_missing_a_tensor_is_refused_not_mixed_with_live_values(train
     tensors.pop(next(name for name in tensors if "router" in name))
     with pytest.raises(RuntimeError, match="lacks 1 tensors"):
         as_full(model, tensors)
+
+
+def test_a_failed_background_write_stops_the_run_at_the_next_save(tmp_path, monkeypatch):
+    """The real loop: checkpoint-1's write fails on the writer thread; the run stops at the save
+    point of step 2 naming it, before writing checkpoint-2 or exporting anything."""
+    from runtime_helpers import run_config
+    from therapeutic_moe.training.loop import train
+
+    monkeypatch.chdir(tmp_path)
+    original, threads = ckpt.save_checkpoint, []
+
+    def fails_at_step_1(output_dir, model, contents):
+        threads.append(threading.current_thread().name)
+        if contents.step == 1:
+            raise RuntimeError("simulated write failure")
+        return original(output_dir, model, contents)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", fails_at_step_1)
+    with pytest.raises(CheckpointWriteFailed, match=r"checkpoint-1 in the background failed \(RuntimeError: "
+                                                    "simulated write failure"):
+        train(run_config(tmp_path, max_steps=3, save_steps=1, eval_steps=100))
+    out = tmp_path / "out"
+    assert threads == [threads[0]] and threads[0].startswith(THREAD_NAME)
+    assert ckpt.list_checkpoints(out) == [] and not (out / "adapter_model.safetensors").exists()
