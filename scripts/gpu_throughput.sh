@@ -40,7 +40,12 @@ for shape in $SHAPES; do
   train "$shape" lora lora_all_linear
   train "$shape" moe moe_unsupervised
   rows=$(grep -o 'micro-batch [0-9]*' "$OUT/${shape}_lora.train.log" | head -1 | grep -o '[0-9]*$')
-  ckpt=""; grep -q "gradient checkpointing: on" "$OUT/${shape}_lora.train.log" && ckpt="--gradient-checkpointing"
+  # the baseline checkpoints exactly when our run did: the probe's decision when it made one,
+  # else the start-up line's
+  log="$OUT/${shape}_lora.train.log"; ckpt=""
+  if grep -q "gradient checkpointing auto: on" "$log"; then ckpt="--gradient-checkpointing"
+  elif ! grep -q "gradient checkpointing auto:" "$log" && grep -q "gradient checkpointing: on" "$log"; then
+    ckpt="--gradient-checkpointing"; fi
   python3 scripts/hf_baseline_train.py --model "$MODELS/$shape" --dataset "$DATA/train" --rows-per-step "${rows:-8}" \
     --max-steps "$STEPS" $ckpt --out "$OUT/${shape}_baseline.json" > "$OUT/${shape}_baseline.log" 2>&1
   echo "$shape baseline ($rows rows/step $ckpt): exit $?" | tee -a "$OUT/summary.txt"

@@ -324,7 +324,9 @@ class TrainConfig:
         metadata={"help": "Recompute activations in the backward pass to save memory. auto = on when a "
                   "micro-batch's estimated training memory (base model size from its config.json, "
                   "per_device_train_batch_size x max_seq_length tokens) would not fit in 80 % of the free "
-                  "GPU memory (available RAM on CPU); the start-up line says what was decided."},
+                  "GPU memory (available RAM on CPU); with auto_find_batch_size on CUDA the memory probe "
+                  "decides instead: off when at least 4,096 tokens per micro-batch fit without it. The "
+                  "start-up lines say what was decided."},
     )
     optim: str = field(
         default="auto",
