@@ -158,12 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-flagged", action="store_true", help="print flagged real client texts to the terminal")
     parser.add_argument("--show-misses", action="store_true", help="print held-out misses and false alarms")
     parser.add_argument("--skip-real", action="store_true", help="skip the real-text audit")
+    parser.add_argument("--heldout", type=Path, default=HELDOUT_FILE,
+                        help="the test set to score (default: the first held-out set; "
+                             "src/therapeutic_moe/safety/crisis_corpus_blind.json is the blind one)")
     args = parser.parse_args(argv)
     layer, rules = SafetyLayer(), CrisisDetector()
     print("detectors:", layer.detector_status["mode"], layer.detector_status["semantic_unavailable"] or "")
-    heldout = load_corpus(HELDOUT_FILE)
+    heldout = load_corpus(args.heldout)
     verdicts = detect(layer, rules, heldout)
-    print("\n## Held-out corpus, per group\n")
+    print(f"\n## Held-out corpus ({args.heldout.name}), per group\n")
     print("\n".join(group_table(heldout, verdicts)))
     print("\n## Held-out corpus, summary\n")
     print("\n".join(summary_table(heldout, verdicts)))
