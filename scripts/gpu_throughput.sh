@@ -12,7 +12,8 @@
 # scripts/prepare_quality_data.py), TOK (tokenizer folder of the default model, default
 # .carry/gpu/tok), MODELS (random-weight model folders, default /tmp/shape-models), STEPS
 # (optimizer steps per run, default 40), ROWS (global rows per step, default 64: auto batch size
-# picks the largest divisor that fits), WHEELS (folder of wheels to install first, e.g. liger-kernel).
+# picks the largest divisor that fits), WHEELS (folder of wheels to install first, e.g. liger-kernel,
+# bitsandbytes), QLORA (1 = also the MoE run on a 4-bit base).
 set -uo pipefail
 OUT=${OUT:-throughput-out}; DATA=${DATA:-.carry/q/data}; TOK=${TOK:-.carry/gpu/tok}
 MODELS=${MODELS:-/tmp/shape-models}; STEPS=${STEPS:-40}; ROWS=${ROWS:-64}; SHAPES=${SHAPES:-135m 1b 8b}
@@ -23,22 +24,24 @@ fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0))" | tee "$OUT/versions.txt"
 
-train() {  # train SHAPE ARM CONFIG
-  local shape=$1 arm=$2 config=$3 dir="runs/$1_$2"
+train() {  # train SHAPE ARM CONFIG [more trainer flags]
+  local shape=$1 arm=$2 config=$3 dir="runs/$1_$2"; shift 3
   local start; start=$(date +%s)
   python3 -m therapeutic_moe train --config "configs/experiments/$config.json" --base_model "$MODELS/$shape" \
     --dataset "$DATA/train" --validation_dataset "$DATA/val" --output_dir "$dir" --max_steps "$STEPS" \
     --per_device_train_batch_size "$ROWS" --gradient_accumulation_steps 1 --auto_find_batch_size true \
     --logging_steps 5 --eval_steps 100000 --checkpoint_minutes 60 --max_hours 1 --early_stopping_patience 0 \
-    --report_to none > "$OUT/$1_$2.train.log" 2>&1
+    --report_to none "$@" > "$OUT/${shape}_${arm}.train.log" 2>&1
   echo "$shape $arm: train exit $? in $(( $(date +%s) - start )) s" | tee -a "$OUT/summary.txt"
-  cp "$dir/training_report.json" "$OUT/$1_$2.report.json" 2>/dev/null
+  cp "$dir/training_report.json" "$OUT/${shape}_${arm}.report.json" 2>/dev/null
 }
 
 for shape in $SHAPES; do
   python3 scripts/make_shape_model.py --shape "$shape" --tokenizer "$TOK" --out "$MODELS/$shape" 2>&1 | tail -1
   train "$shape" lora lora_all_linear
   train "$shape" moe moe_unsupervised
+  # QLoRA=1: the same MoE run on a 4-bit base (bitsandbytes, e.g. from WHEELS)
+  [ "${QLORA:-0}" = 1 ] && train "$shape" qlora moe_unsupervised --load_in_4bit true
   rows=$(grep -o 'micro-batch [0-9]*' "$OUT/${shape}_lora.train.log" | head -1 | grep -o '[0-9]*$')
   # the baseline checkpoints exactly when our run did: the probe's decision when it made one,
   # else the start-up line's

@@ -44,12 +44,13 @@ def bench_numbers(out: Path, shape: str) -> dict:
 def shape_row(out: Path, shape: str) -> dict:
     flops = SHAPES[shape].flops_per_token(2048)
     lora, moe = trainer_numbers(out, shape, "lora"), trainer_numbers(out, shape, "moe")
+    qlora = trainer_numbers(out, shape, "qlora")
     base_path = out / f"{shape}_baseline.json"
     base = json.loads(base_path.read_text()) if base_path.is_file() else None
     bench = bench_numbers(out, shape)
-    row = {"shape": shape, "lora": lora, "moe": moe, "baseline": base,
+    row = {"shape": shape, "lora": lora, "moe": moe, "qlora": qlora, "baseline": base,
            "bench": {k: {"tokens_per_s": v.get("tokens_per_s"), "batch": v.get("batch")} for k, v in bench.items()}}
-    for arm in (lora, moe, base):
+    for arm in (lora, moe, qlora, base):
         if arm and arm.get("tokens_per_s"):
             arm["mfu"] = arm["tokens_per_s"] * flops / H100_BF16_PEAK_FLOPS
     if base and moe and moe.get("tokens_per_s"):
@@ -74,7 +75,10 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         for name, arm, ratio in (("HF Trainer + PEFT + Liger", r["baseline"], None),
                                  ("train, all-linear LoRA", r["lora"], r.get("lora_vs_baseline")),
-                                 ("train, 4 experts top-2", r["moe"], r.get("moe_vs_baseline"))):
+                                 ("train, 4 experts top-2", r["moe"], r.get("moe_vs_baseline")),
+                                 ("train, 4 experts, 4-bit base (QLoRA)", r.get("qlora"), None)):
+            if not arm and name.endswith("(QLoRA)"):
+                continue
             if not arm:
                 lines.append(f"| {r['shape']} | {name} | – | failed | | | | |")
                 continue
