@@ -183,7 +183,7 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"|\b(?:took|taken|swallowed|downed)\s+(?:the|a|my)\s+(?:whole|entire|full)\s+(?:bottle|pack|packet|box)\b(?!\s+of\s+(?:water|wine|beer|vodka|juice|soda|milk))",
              self_only=True, unless=r"\b(?:vitamins?|gummies|by mistake|accident\w*|prescribed|doctor said|as directed)\b"),
     category("suicide.overdosed", S, H,
-             r"\b(?:i|ive|i have)\s+(?:just\s+|already\s+|now\s+)?(?:overdosed|odd|overdose|taken an overdose|took an overdose)\b(?!\s+on\s+(?:caffeine|coffee|sugar|chocolate|tv|netflix))"
+             r"(?<!case )(?<!if )(?<!when )(?<!might )(?<!before )\b(?:i|ive|i have)\s+(?:just\s+|already\s+|now\s+)?(?:overdosed|odd|overdose|taken an overdose|took an overdose)\b(?!\s+on\s+(?:caffeine|coffee|sugar|chocolate|tv|netflix))"
              r"|\boverdid\s+it\s+on\s+(?:my|the)\s+(?:\w+\s+)?(?:meds|pills|medication|tablets)\b.{0,30}\b(?:on purpose|deliberately|intentionally)",
              self_only=True),
     category("suicide.drank_poison", S, H,
@@ -333,7 +333,7 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"\b(?:want|wanted|wanting|going to|about to|planning to|plan to|decided to|ready to|will|ill|urge to|tempted to|thinking about|thoughts about|"
              r"thoughts of|fantasi\w+ about|imagin\w+|dream\w* about|keep picturing|picture|feel like|think about|thought about|thinking of|planning on|urges? to)\s+(?:\w+\s+){0,2}?"
              r"(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|strangle|strangling|choke|choking|poison|poisoning|hurt|hurting|harm|harming|beat|beating|attack|attacking|"
-             r"smother|smothering|suffocate|suffocating|drown|drowning|push|pushing|shove|shoving|run over|running over)\s+"
+             r"smother|smothering|suffocate|suffocating|drown|drowning|run over|running over)\s+"
              + PERSON + r"(?!\s+(?:feelings|chances|pride|reputation|career|business|ego|time))",
              self_only=True, intent_upgrades=True),
     category("harm_to_others.child", HO, M,
@@ -352,8 +352,9 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              self_only=True),
     category("harm_to_others.make_suffer", HO, M, r"\bmake\s+(?:him|her|them|them all|all of them|everyone|my\s+\w+)\s+(?:suffer|bleed)\b",
              self_only=True, intent_upgrades=True),
-    category("harm_to_others.run_over", HO, M, rf"\b(?:run|running|ran)\s+{PERSON}\s+(?:over|down|off the road)\b|\bset\s+fire\s+to\s+(?:his|her|their|my\s+\w+s)\s+(?:house|flat|apartment|car)\b",
-             self_only=True, intent_upgrades=True),
+    category("harm_to_others.run_over", HO, M, rf"\b(?:run|running|ran)\s+{PERSON}\s+(?:over|down|off the road)\b|\bset\s+fire\s+to\s+(?:his|her|their|my\s+\w+s)\s+(?:house|flat|apartment|car)\b"
+             rf"|\b(?:push|pushing|shove|shoving)\s+{PERSON}\s+(?:down|off|in front of|onto|into|out of)\b",
+             self_only=True, intent_upgrades=True, unless=r"\b(?:accident\w*|pool|swing|joking|playing|away)\b"),
     category("harm_to_others.could_and_might", HO, H,
              rf"\bcould\s+(?:actually\s+|really\s+|literally\s+)?(?:kill|strangle|stab|shoot|hurt|murder|choke|beat|smother)\s+{PERSON}.{{0,40}}"
              r"\b(?:i think i (?:might|will|could)|i might actually|i mean it|im not joking|not even joking|for real|seriously|i will)\b",
