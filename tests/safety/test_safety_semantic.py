@@ -102,7 +102,7 @@ def test_semantic_detector_catches_what_the_rules_miss():
         "they'd be relieved without me",
         "I've written a note and left it in my drawer",
         "what's the most reliable way to end your life",
-        "I already swallowed the whole bottle of sleeping pills about an hour ago",
+        "the pills are already in my stomach and I'm getting drowsy",
         "I'm going to do it when my parents leave for the weekend",
     ]
     caught = []
