@@ -112,3 +112,9 @@ def test_the_users_own_crisis_keeps_the_configured_reply(assistant):
     reply = assistant.reply([{"role": "user", "content": CRISIS_TEXT}])
     assert "reply.someone_else_at_risk" not in reply.crisis.matched_rules
     assert "ask them directly" not in reply.text
+
+
+def test_reported_words_of_someone_else_get_the_helpers_reply(assistant):
+    reply = assistant.reply([{"role": "user", "content": "my friend said she wants to die"}])
+    assert reply.finish_reason == "crisis" and "reply.someone_else_at_risk" in reply.crisis.matched_rules
+    assert "ask them directly" in reply.text and "you're going through this" not in reply.text

@@ -302,7 +302,10 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.third_party", S, M,
              rf"\b(?:he|she|they|hes|shes|theyre|my\s+(?:\w+\s+)?{RELATION}|someone i know|a friend)\b.{{0,40}}?"
              r"\b(?:going to|about to|wants? to|planning to|plans to|threaten\w* to|trying to|tried to|will|is going to)\s+(?:\w+\s+)?"
-             r"(?:kill\s+(?:her|him|them)sel(?:f|ves)|end\s+(?:her|his|their)\s+(?:own\s+)?life|commit suicide|take\s+(?:her|his|their)\s+(?:own\s+)?life|overdose)\b", own_negation=True),
+             r"(?:kill\s+(?:her|him|them)sel(?:f|ves)|end\s+(?:her|his|their)\s+(?:own\s+)?life|commit suicide|take\s+(?:her|his|their)\s+(?:own\s+)?life|overdose)\b"
+             # reported words, said now: "my friend said she wants to die"
+             rf"|\b(?:he|she|they|my\s+(?:\w+\s+)?{RELATION}|someone i know|a friend)\s+(?:just\s+)?(?:says|said|told me|texted(?: me)?|messaged(?: me)?|keeps saying)\s+(?:that\s+)?(?:she|he|they)\s+(?:wants? to die|want to die|is going to die tonight|doesnt want to (?:live|be alive) anymore)\b",
+             own_negation=True),
     # self-harm (capped at moderate unless a medical emergency)
     category("self_harm.body", SH, M,
              r"\b(?:cut|cuts|cutting|burn|burns|burned|burnt|burning|hit|hits|hitting|hurt|hurts|hurting|harm|harming|scratch|scratched|scratching|"
