@@ -42,6 +42,7 @@ from therapeutic_moe.bench.variants import (
     randomize_trainable,
     restore_module_patches,
 )
+from therapeutic_moe.modeling.build import set_gradient_checkpointing
 
 LOSS_TOLERANCE = 1e-2  # relative; bf16 rounding of activations
 CHECK_SEQ = 2048  # the fp32 check at 8b@8192 would not fit in 80 GB
@@ -203,7 +204,7 @@ def _choose(trainer, bm, shape, seq, variant, opts, device) -> tuple[int, dict]:
         fits = 0 if peak_1 is None else choose_batch(peak_1, peak_2, budget, max_batch) * int(peak_1 <= budget)
         if fits * seq < min(opts.min_tokens_without_checkpointing, max_batch * seq):
             base = bm.module.base
-            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            set_gradient_checkpointing(base, True)
             bm.checkpointing = True
             free_memory()
             peak_1, peak_2 = _probe(trainer, shape, seq, device, opts.seed)
@@ -216,9 +217,9 @@ def _choose(trainer, bm, shape, seq, variant, opts, device) -> tuple[int, dict]:
     if variant not in BASELINES and shape.baseline_checkpointing and not bm.checkpointing:
         # Memory at the baselines' own setting too, so the comparison is like for like.
         base = bm.module.base
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_gradient_checkpointing(base, True)
         c1, c2 = _probe(trainer, shape, seq, device, opts.seed)
-        base.gradient_checkpointing_disable()
+        set_gradient_checkpointing(base, False)
         if c1 is not None and c2 is not None:
             probe["memory_per_sequence_ckpt_gib"] = (c2 - c1) / 2**30
             probe["memory_fixed_ckpt_gib"] = (2 * c1 - c2) / 2**30

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from therapeutic_moe.bench.shapes import ModelShape
+from therapeutic_moe.modeling.build import set_gradient_checkpointing
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 VARIANTS = {
@@ -90,11 +91,6 @@ def build_base(shape: ModelShape, device: torch.device, dtype: torch.dtype, seq:
     return model
 
 
-def _enable_checkpointing(model: nn.Module) -> None:
-    # Non-reentrant: needs no input that requires grad, works with frozen embeddings.
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-
-
 def _trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 
@@ -111,7 +107,7 @@ def build_plain(shape: ModelShape, device, dtype, seq: int, *, liger: bool, chec
         apply_liger_kernel_to_llama(model=base)  # rope, rms_norm, swiglu, fused linear CE (defaults)
         kernels = ["liger:rope,rms_norm,swiglu,fused_linear_cross_entropy"]
     if checkpointing:
-        _enable_checkpointing(base)
+        set_gradient_checkpointing(base, True)
     lora = LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0, target_modules=list(LORA_TARGETS),
                       bias="none", task_type="CAUSAL_LM")
     model = get_peft_model(base, lora)
@@ -148,7 +144,7 @@ def build_ours(shape: ModelShape, device, dtype, seq: int, *, num_experts: int, 
 
     base = build_base(shape, device, dtype, seq, seed)
     if checkpointing:
-        _enable_checkpointing(base)
+        set_gradient_checkpointing(base, True)
     model = wrap_model(base, ours_config(num_experts, lora_r), f"bench-{shape.name}")
     model.to(device)
     for p in model.parameters():  # fp32 master weights, as the trainer keeps them

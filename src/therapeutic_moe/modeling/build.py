@@ -54,6 +54,15 @@ def report_trainable(model: TherapeuticMoEModel, warn: bool = True) -> dict:
     return counts
 
 
+def set_gradient_checkpointing(hf_model: nn.Module, on: bool) -> None:
+    """Gradient checkpointing of a Hugging Face model on or off. Non-reentrant: it needs no
+    input that requires grad and works with frozen embeddings."""
+    if on:
+        hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        hf_model.gradient_checkpointing_disable()
+
+
 def build_model(cfg, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                 gradient_checkpointing: bool = False, attn_implementation: str | None = None):
     """Load the base model named by ``cfg.base_model`` and wrap it. Returns (model, tokenizer)."""
@@ -66,8 +75,7 @@ def build_model(cfg, *, device: torch.device | str = "cpu", dtype: torch.dtype =
     for p in base.parameters():
         p.requires_grad_(False)
     if gradient_checkpointing:
-        # Non-reentrant checkpointing needs no input grads and works with frozen embeddings.
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_gradient_checkpointing(base, True)
     base.config.use_cache = False
     model = wrap_model(base, cfg, cfg.base_model)
     if not getattr(cfg, "load_in_4bit", False):  # 4-bit weights are placed at load time and must not move

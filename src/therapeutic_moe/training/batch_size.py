@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 import torch
 
+from therapeutic_moe.bench.options import MIN_TOKENS_WITHOUT_CHECKPOINTING
+from therapeutic_moe.modeling.build import set_gradient_checkpointing
+
 MEMORY_FRACTION = 0.9  # of the device's total memory; the rest absorbs fragmentation
 
 
@@ -66,8 +69,6 @@ def choose_with_checkpointing(probe: Callable[[int], int | None], global_rows: i
                               switch: Callable[[bool], None]) -> tuple[int | None, bool, str]:
     """(rows, checkpointing, why): probed without checkpointing first (``switch(False)``); on
     (``switch(True)``, probed again) only when fewer than the wanted tokens fit without it."""
-    from therapeutic_moe.bench.options import MIN_TOKENS_WITHOUT_CHECKPOINTING
-
     switch(False)
     rows = choose_micro_batch(probe, global_rows, budget)
     wanted = min(MIN_TOKENS_WITHOUT_CHECKPOINTING, global_rows * seq)
@@ -79,14 +80,6 @@ def choose_with_checkpointing(probe: Callable[[int], int | None], global_rows: i
         switch(True)
         rows = choose_micro_batch(probe, global_rows, budget)
     return rows, checkpointing, why
-
-
-def set_checkpointing(model, on: bool) -> None:
-    """Gradient checkpointing of the wrapped base model on or off (non-reentrant, as at build)."""
-    if on:
-        model.base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    else:
-        model.base.gradient_checkpointing_disable()
 
 
 def find_batch_size(cfg, model, device: torch.device, autocast, vocab_size: int, *,
@@ -104,7 +97,7 @@ def find_batch_size(cfg, model, device: torch.device, autocast, vocab_size: int,
     probe = _model_probe(model, device, autocast, seq, vocab_size)
     if auto_checkpointing:
         rows, checkpointing, why = choose_with_checkpointing(probe, global_rows, seq, budget,
-                                                             lambda on: set_checkpointing(model, on))
+                                                             lambda on: set_gradient_checkpointing(model.base, on))
     else:
         rows, checkpointing, why = choose_micro_batch(probe, global_rows, budget), None, ""
     if rows is None:

@@ -32,6 +32,7 @@ from therapeutic_moe.data.loader import EpochBatches, LoaderSettings
 from therapeutic_moe.data.packing import Plan, packing_efficiency, plan_epoch
 from therapeutic_moe.errors import TrainingHalted, UserError
 from therapeutic_moe.modeling import build_model, compile as model_compile, report_trainable
+from therapeutic_moe.modeling.build import set_gradient_checkpointing
 from therapeutic_moe.modeling.saving import export_atomically
 from therapeutic_moe.moe import RoutingStats, balance as moe_balance
 from therapeutic_moe.moe.losses import domain_class_weights
@@ -229,12 +230,10 @@ class Trainer:
         rows = int(self.d.all_reduce_(rows, op=torch.distributed.ReduceOp.MIN if self.d.enabled else None))
         cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps = rows, global_rows // rows
         if choice.checkpointing is not None:  # measured: replaces the start-up estimate's decision
-            from therapeutic_moe.training.batch_size import set_checkpointing
-
             on = torch.tensor(float(choice.checkpointing), device=self.hw.device)  # on anywhere = on everywhere
             self.hw.gradient_checkpointing = bool(self.d.all_reduce_(
                 on, op=torch.distributed.ReduceOp.MAX if self.d.enabled else None))
-            set_checkpointing(self.model, self.hw.gradient_checkpointing)
+            set_gradient_checkpointing(self.model.base, self.hw.gradient_checkpointing)
         self.echo(choice.message)
 
     def saved_accumulation(self) -> int | None:
