@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput_report import history_numbers  # noqa: E402  (one reading of a report's intervals)
 
 
 def load(out: Path, name: str) -> dict | None:
@@ -29,9 +32,8 @@ def losses(report: dict) -> dict[int, float]:
 def numbers(report: dict | None) -> dict | None:
     if report is None:
         return None
-    rates = [h["train/tokens_per_second"] for h in report["history"] if "train/tokens_per_second" in h][1:]
-    memory = [h.get("gpu/memory_allocated_gb", 0) for h in report["history"]]
-    return {"tokens_per_s": statistics.median(rates) if rates else None, "peak_memory_gib_per_gpu": max(memory, default=0),
+    found = history_numbers(report)
+    return {"tokens_per_s": found["tokens_per_s"], "peak_memory_gib_per_gpu": found["peak_memory_gib"],
             "world_size": report.get("world_size"), "steps": report.get("global_step")}
 
 

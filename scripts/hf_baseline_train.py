@@ -51,31 +51,19 @@ def training_windows(args) -> list:
 
 
 def packed_steps(windows: list, rows_per_step: int, max_seq_length: int, pad_id: int) -> list[dict]:
-    """Steps of ``rows_per_step`` rows, each row windows packed first-fit up to ``max_seq_length``,
-    position ids restarting per window (transformers then masks attention per window); padding
-    is its own segment with no targets."""
+    """Steps of ``rows_per_step`` rows, each row windows packed first-fit up to ``max_seq_length``
+    by the trainer's own planner and collator (position ids restart per window, so transformers
+    masks attention per window; padding is its own segment with no targets)."""
+    from therapeutic_moe.data.collate import collate
     from therapeutic_moe.data.packing import first_fit
 
-    lengths = [len(w) for w in windows]
-    rows = first_fit(list(range(len(windows))), lengths, max_seq_length)
+    rows = first_fit(list(range(len(windows))), [len(w) for w in windows], max_seq_length)
     steps = []
     for s in range(0, len(rows) - rows_per_step + 1, rows_per_step):
-        group = rows[s:s + rows_per_step]
-        width = max(sum(lengths[i] for i in row) for row in group)
-        ids = torch.full((len(group), width), pad_id)
-        labels = torch.full((len(group), width), -100)
-        positions = torch.zeros((len(group), width), dtype=torch.long)
-        for r, row in enumerate(group):
-            at = 0
-            for i in row:
-                n = lengths[i]
-                ids[r, at:at + n] = torch.tensor(windows[i].input_ids)
-                labels[r, at + 1:at + n] = torch.tensor(windows[i].labels[1:])  # no target across windows
-                positions[r, at:at + n] = torch.arange(n)
-                at += n
-            positions[r, at:] = torch.arange(width - at)
-        steps.append({"input_ids": ids, "labels": labels, "position_ids": positions,
-                      "real_tokens": sum(lengths[i] for row in group for i in row)})
+        batch = collate([[windows[i] for i in row] for row in rows[s:s + rows_per_step]],
+                        pad_token_id=pad_id, packing=True)
+        steps.append({"input_ids": batch["input_ids"], "labels": batch["labels"],
+                      "position_ids": batch["position_ids"], "real_tokens": int((batch["sample_ids"] >= 0).sum())})
     return steps
 
 

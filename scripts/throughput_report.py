@@ -19,19 +19,24 @@ from pathlib import Path
 from therapeutic_moe.bench.shapes import H100_BF16_PEAK_FLOPS, SHAPES
 
 
+def history_numbers(report: dict) -> dict:
+    """Tokens/s (median of the logged intervals after the first) and peak GPU memory of a training report."""
+    rates = [h["train/tokens_per_second"] for h in report["history"] if "train/tokens_per_second" in h][1:]
+    memory = [h.get("gpu/memory_allocated_gb", 0) for h in report["history"]]
+    return {"tokens_per_s": statistics.median(rates) if rates else None, "intervals": len(rates),
+            "peak_memory_gib": max(memory, default=0)}
+
+
 def trainer_numbers(out: Path, shape: str, arm: str) -> dict | None:
     path = out / f"{shape}_{arm}.report.json"
     if not path.is_file():
         return None
     report = json.loads(path.read_text())
-    rates = [h["train/tokens_per_second"] for h in report["history"] if "train/tokens_per_second" in h][1:]
-    memory = [h.get("gpu/memory_allocated_gb", 0) for h in report["history"]]
     log = (out / f"{shape}_{arm}.train.log").read_text(errors="replace")
     micro = re.search(r"micro-batch (\d+)", log)
     ckpt = "gradient checkpointing: on" in log
-    return {"tokens_per_s": statistics.median(rates) if rates else None, "intervals": len(rates),
-            "peak_memory_gib": max(memory, default=0), "micro_batch": int(micro.group(1)) if micro else None,
-            "gradient_checkpointing": ckpt, "steps": report["global_step"]}
+    return history_numbers(report) | {"micro_batch": int(micro.group(1)) if micro else None,
+                                      "gradient_checkpointing": ckpt, "steps": report["global_step"]}
 
 
 def bench_numbers(out: Path, shape: str) -> dict:

@@ -14,6 +14,19 @@ from conftest import make_tiny_tokenizer, tiny_cfg, tiny_llama
 CRISIS_TEXT = "I am going to kill myself tonight."
 
 
+def train_a_little(model, steps: int, *, seed: int = 0, seq: int = 16) -> None:
+    """A few AdamW steps on random token rows (so adapters and experts are non-zero), then eval mode."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-2)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        ids = torch.randint(3, 99, (2, seq), generator=g)
+        out = model.forward_loss({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)})
+        out["loss"].backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+
+
 def make_model_dir(root: Path, seed: int = 0, train_steps: int = 0, **cfg) -> Path:
     """A trained-format directory (adapter + experts + tokenizer) over a tiny saved base model."""
     from therapeutic_moe.modeling import save_trained, wrap_model
@@ -23,16 +36,7 @@ def make_model_dir(root: Path, seed: int = 0, train_steps: int = 0, **cfg) -> Pa
     tiny_llama(seed=seed).save_pretrained(base_dir)
     base = tiny_llama(seed=seed)
     model = wrap_model(base, tiny_cfg(**cfg), str(base_dir))
-    if train_steps:
-        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-2)
-        g = torch.Generator().manual_seed(seed)
-        for _ in range(train_steps):
-            ids = torch.randint(3, 99, (2, 16), generator=g)
-            out = model.forward_loss({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)})
-            out["loss"].backward()
-            opt.step()
-            opt.zero_grad()
-    model.eval()
+    train_a_little(model, train_steps, seed=seed)
     out_dir = root / "model"
     save_trained(model, make_tiny_tokenizer(), out_dir)
     return out_dir

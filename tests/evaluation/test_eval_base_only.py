@@ -5,26 +5,15 @@ from __future__ import annotations
 import torch
 
 from conftest import tiny_cfg, tiny_llama
+from inference_helpers import train_a_little
 from therapeutic_moe.evaluation.base_only import base_model_only
 from therapeutic_moe.modeling import wrap_model
-
-
-def _train_a_little(model, steps=3):
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-2)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        ids = torch.randint(3, 99, (2, 12), generator=g)
-        out = model.forward_loss({"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)})
-        out["loss"].backward()
-        opt.step()
-        opt.zero_grad()
-    model.eval()
 
 
 def test_base_only_matches_untouched_base_and_restores():
     reference = tiny_llama(seed=3)
     model = wrap_model(tiny_llama(seed=3), tiny_cfg(), "tiny")
-    _train_a_little(model)
+    train_a_little(model, 3, seq=12)
     ids = torch.randint(3, 99, (1, 10), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = reference(input_ids=ids).logits
