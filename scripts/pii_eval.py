@@ -1,5 +1,6 @@
 """Print the PII tables of docs/safety.md: recall on planted identifiers (development and
-held-out sets) per Safe Harbor family, and how many clean real client lines the scrubber alters.
+held-out sets, and the blind set written apart from the scrubber) per Safe Harbor family, the
+blind set's clean lines altered, and how many clean real client lines the scrubber alters.
 
     python scripts/pii_eval.py                  # the tables
     python scripts/pii_eval.py --show-misses    # also the planted identifiers that survived
@@ -12,6 +13,7 @@ when present and never stored.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections import Counter
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from therapeutic_moe.data.pii import PiiScrubber
 from therapeutic_moe.data.pii_planted import DEV, HELDOUT, SCRUBBER_KIND, planted
+
+BLIND_FILE = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data" / "pii_blind.json"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
@@ -55,6 +59,15 @@ def planted_table(name: str, lines: list[str], show: bool) -> list[str]:
     return rows
 
 
+def clean_lines_table(lines: list[str], show: bool) -> list[str]:
+    """Lines with no identifier of the person (public figures, brands, places): how many change."""
+    altered = [(line, out) for line in lines if (out := PiiScrubber().scrub(line)) != line]
+    if show:
+        for line, out in altered:
+            print(f"  ALTERED [blind clean] {out}")
+    return [f"clean blind lines altered: {len(altered)} of {len(lines)} ({len(altered) / len(lines):.3f})"]
+
+
 def real_table(show: bool) -> list[str]:
     texts = real_client_texts()
     if not texts:
@@ -83,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(planted_table("dev", DEV, args.show_misses)))
     print("\n## Planted identifiers, held-out set\n")
     print("\n".join(planted_table("held-out", HELDOUT, args.show_misses)))
+    blind = json.loads(BLIND_FILE.read_text(encoding="utf-8"))
+    print(f"\n## Planted identifiers, blind set ({BLIND_FILE.name})\n")
+    print("\n".join(planted_table("blind", blind["planted"], args.show_misses)))
+    print()
+    print("\n".join(clean_lines_table(blind["clean"], args.show_misses)))
     print("\n## Real client lines altered\n")
     print("\n".join(real_table(args.show_altered)))
     return 0
