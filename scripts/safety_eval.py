@@ -12,6 +12,7 @@ when present; its text is only printed to the terminal with --show-flagged, neve
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 import json
 import statistics
 import sys
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from therapeutic_moe.safety import SafetyLayer
-from therapeutic_moe.safety.corpus import GROUPS, HELDOUT_FILE, load_corpus
+from therapeutic_moe.safety.corpus import BLIND_FILE, GROUPS, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
 
@@ -92,15 +93,17 @@ def leak_check(heldout, train) -> tuple[list[str], list[tuple[float, str, str]]]
     return lines, pairs
 
 
-def real_client_texts() -> dict[str, list[str]]:
-    """AnnoMI client turns and counsel-chat questions (one per question), when the data is there."""
-    found: dict[str, list[str]] = {}
-    annomi = []
+def _annomi_conversations() -> list[list[str]]:
+    """Client turns of each AnnoMI conversation, in order."""
+    out = []
     for path in sorted(SHARED_DATA.glob("annomi_*.json")):
         for conv in json.loads(path.read_text())["conversations"]:
-            annomi += [ln.split(":", 1)[1].strip() for ln in conv["text"].split("\n") if ln.startswith("Client:")]
-    if annomi:
-        found["AnnoMI client turns"] = [t for t in annomi if t]
+            turns = [ln.split(":", 1)[1].strip() for ln in conv["text"].split("\n") if ln.startswith("Client:")]
+            out.append([t for t in turns if t])
+    return out
+
+
+def _counselchat_questions() -> list[str]:
     questions, seen = [], set()
     for path in sorted(SHARED_DATA.glob("counselchat_*.json")):
         for conv in json.loads(path.read_text())["conversations"]:
@@ -110,25 +113,41 @@ def real_client_texts() -> dict[str, list[str]]:
             seen.add(key)
             first = conv["text"].split("\nTherapist:", 1)[0]
             questions.append(first.split(":", 1)[1].strip() if first.startswith("Client:") else first)
-    if questions:
-        found["counsel-chat questions"] = questions
-    return found
+    return questions
+
+
+def real_client_texts() -> dict[str, list[str]]:
+    """AnnoMI client turns and counsel-chat questions (one per question), when the data is there."""
+    found = {"AnnoMI client turns": [t for conv in _annomi_conversations() for t in conv],
+             "counsel-chat questions": _counselchat_questions()}
+    return {name: texts for name, texts in found.items() if texts}
+
+
+def real_client_windows() -> dict[str, list[list[str]]]:
+    """What the layer reads at each real client turn: the turn with the client turns before it
+    in its conversation (AnnoMI), or the question alone (counsel-chat)."""
+    found = {"AnnoMI client turns": [conv[: k + 1][-USER_TURNS_WINDOW:] for conv in _annomi_conversations()
+                                     for k in range(len(conv))],
+             "counsel-chat questions": [[q] for q in _counselchat_questions()]}
+    return {name: windows for name, windows in found.items() if windows}
 
 
 def real_text_table(layer, rules, show: bool) -> list[str]:
-    texts = real_client_texts()
-    if not texts:
+    """Each real client turn as the layer sees it in its conversation (with the client turns
+    before it), so the multi-turn window's false alarms are counted too."""
+    windows = real_client_windows()
+    if not windows:
         return [f"(no real data at {SHARED_DATA.name}: skipped)"]
     lines = ["| source | texts | rules fired | semantic fired | combined fired | combined rate |", "|---|---|---|---|---|---|"]
-    for name, items in texts.items():
+    for name, items in windows.items():
         fired = [0, 0, 0]
-        for text in items:
-            r = rules.assess(text).is_crisis
-            s = layer.semantic.assess_turns([text]).is_crisis if layer.semantic else False
-            c = layer.check_user_message([{"role": "user", "content": text}]).is_crisis
+        for turns in items:
+            r = rules.assess_turns(turns).is_crisis
+            s = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
+            c = layer.check_user_message(user_turns(SimpleNamespace(turns=turns))).is_crisis
             fired = [fired[0] + r, fired[1] + s, fired[2] + c]
             if show and c:
-                print(f"[{name} | rules={r} semantic={s}] {text[:400]}")
+                print(f"[{name} | rules={r} semantic={s}] {' || '.join(turns)[-600:]}")
         lines.append(f"| {name} | {len(items)} | {fired[0]} | {fired[1]} | {fired[2]} | {fired[2] / len(items):.4f} |")
     return lines
 
@@ -158,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-flagged", action="store_true", help="print flagged real client texts to the terminal")
     parser.add_argument("--show-misses", action="store_true", help="print held-out misses and false alarms")
     parser.add_argument("--skip-real", action="store_true", help="skip the real-text audit")
-    parser.add_argument("--heldout", type=Path, default=HELDOUT_FILE,
-                        help="the test set to score (default: the first held-out set; "
-                             "src/therapeutic_moe/safety/crisis_corpus_blind.json is the blind one)")
+    parser.add_argument("--heldout", type=Path, default=BLIND_FILE,
+                        help=f"the test set to score (default: {BLIND_FILE.name}, the newest blind set; "
+                             "crisis_corpus_blind.json beside it is the first, already scored)")
     args = parser.parse_args(argv)
     layer, rules = SafetyLayer(), CrisisDetector()
     print("detectors:", layer.detector_status["mode"], layer.detector_status["semantic_unavailable"] or "")

@@ -3,9 +3,11 @@
     python scripts/train_crisis_head.py            # writes src/therapeutic_moe/safety/crisis_model.safetensors
     python scripts/train_crisis_head.py --check    # cross-validation report only, writes nothing
 
-LoRA deltas (PEFT) on all-MiniLM-L6-v2 and a softmax head over the corpus groups. The
-threshold and the multi-turn floor are chosen by 5-fold cross-validation on the TRAINING
-corpus only: the held-out corpus is never read here. Deterministic (fixed seed).
+LoRA deltas (PEFT) on all-MiniLM-L6-v2 and a softmax head over the corpus groups. Reads the
+training and development corpora and the rule probes; the threshold is chosen by 5-fold
+cross-validation on them only: the blind sets are never read here. Multi-turn items are taught
+as the window the detector reads (semantic.window_text), and ordinary turns are put before and
+after single messages so the head learns windows too. Deterministic (fixed seed).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from therapeutic_moe.safety.corpus import GROUPS, TRAIN_FILE, CorpusItem, load_corpus
+from therapeutic_moe.safety.corpus import GROUPS, TRAINING_FILES, CorpusItem, load_corpus
 from therapeutic_moe.safety.probe_eval import load_probes
 from therapeutic_moe.errors import DataError
 from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder, mean_pool, token_batch
-from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder
+from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder, window_text
 
 
 @dataclass
@@ -58,21 +60,22 @@ _PROBE_KIND_GROUP = {"hard_negative": "idiom", "ordinary": "ordinary", "past": "
                      "third_party": "third_party", "negated_safe": "venting", "educational": "fiction_media"}
 
 
-# Probes that are near copies (cosine > 0.9) of held-out items: left out so the held-out
-# measurement is not flattered (found by scripts/safety_eval.py's leak check).
+# Probes that were near copies (cosine > 0.9) of the first held-out set's items, found by
+# scripts/safety_eval.py's leak check; that set now trains too, so they would only repeat it.
 EXCLUDED_PROBES = frozenset({"m018", "m029", "m058", "m068", "m108", "m112", "m156"})
 
 
 def probe_items() -> list[CorpusItem]:
     items = []
     for probe in load_probes()["messages"]:
-        if probe.get("history") or probe["id"] in EXCLUDED_PROBES:  # escalation probes need their earlier turns; the head reads one message
+        if probe["id"] in EXCLUDED_PROBES:
             continue
+        turns = (*probe.get("history", ()), probe["text"])
         if probe["crisis"]:
             group = _PROBE_CATEGORY_GROUP.get(probe["category"]) or _PROBE_CRISIS_GROUP[(probe["category"], probe["level"])]
-            items.append(CorpusItem(group, (probe["text"],), probe["category"]))
+            items.append(CorpusItem(group, turns, probe["category"]))
         else:
-            items.append(CorpusItem(_PROBE_KIND_GROUP[probe["kind"]], (probe["text"],), None))
+            items.append(CorpusItem(_PROBE_KIND_GROUP.get(probe["kind"], "ordinary"), turns, None))
     return items
 
 
@@ -85,17 +88,44 @@ def style_variant(text: str, k: int) -> str:
 
 
 def training_set() -> tuple[list[CorpusItem], np.ndarray]:
-    """The training corpus and the probes, each followed by its casual-typing variant when
-    that differs, and for each item the index of its original (a variant shares its fold)."""
+    """The training and development corpora and the probes, each followed by its casual-typing
+    variant when that differs, then the context windows; for each item the index of its
+    original (a variant or window shares its fold)."""
+    originals = [item for path in TRAINING_FILES for item in load_corpus(path)] + probe_items()
     items, origin = [], []
-    for k, item in enumerate(load_corpus(TRAIN_FILE) + probe_items()):
+    for k, item in enumerate(originals):
         items.append(item)
         origin.append(k)
         variant = style_variant(item.text, k)
-        if variant != item.text:
+        if len(item.turns) == 1 and variant != item.text:
             items.append(CorpusItem(item.group, (variant,), item.category))
             origin.append(k)
-    return items, np.array(origin)
+    windows, window_origin = context_windows(originals)
+    return items + windows, np.array(origin + window_origin)
+
+
+_CONTEXT_GROUPS = ("ordinary", "venting")  # what people say before (or after) the message that matters
+
+
+def context_windows(originals: list[CorpusItem], every: int = 3, seed: int = 0) -> tuple[list[CorpusItem], list[int]]:
+    """Windows as the detector reads them in a conversation, from single messages:
+    one or two ordinary turns before a message keep its label (a crisis after small talk is a
+    crisis), and an ordinary change of subject after a crisis message is a calm window (the
+    crisis was answered on its own turn; the latest turn does not carry it on)."""
+    rng = np.random.default_rng(seed)
+    singles = [(k, i) for k, i in enumerate(originals) if len(i.turns) == 1]
+    context = [i.text for _, i in singles if i.group in _CONTEXT_GROUPS]
+    windows, origin = [], []
+    for n, (k, item) in enumerate(singles):
+        if n % every:
+            continue
+        before = [context[j] for j in rng.choice(len(context), size=1 + n % 2, replace=False)]
+        windows.append(CorpusItem(item.group, (*before, item.text), item.category))
+        origin.append(k)
+        if item.is_crisis and n % (2 * every) == 0:
+            windows.append(CorpusItem("multi_turn_calm", (item.text, context[rng.integers(len(context))]), None))
+            origin.append(k)
+    return windows, origin
 
 
 def training_items() -> list[CorpusItem]:
@@ -130,7 +160,7 @@ def fit(base, tokenizer, texts: list[str], y: np.ndarray, classes: list[str], cf
             opt.step()
     state = {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(model).items()}
     weight, bias = head.weight.detach().cpu().numpy().copy(), head.bias.detach().cpu().numpy().copy()
-    return CrisisModel(tuple(classes), state, weight, bias, 0.5, 0.0)
+    return CrisisModel(tuple(classes), state, weight, bias, 0.5)
 
 
 def predict(model: CrisisModel, base, tokenizer, texts: list[str]) -> np.ndarray:
@@ -158,11 +188,6 @@ def choose_threshold(p: np.ndarray, is_crisis: np.ndarray, target: float) -> flo
     return 0.99
 
 
-def context_floor(threshold: float) -> float:
-    """Crisis probability from which the latest message is also read with earlier turns."""
-    return round(threshold / 3, 2)
-
-
 def set_threshold(threshold: float) -> int:
     """Move the operating point of the shipped model; the cross-validated one stays in its report."""
     if not 0.0 < threshold < 1.0:
@@ -170,7 +195,7 @@ def set_threshold(threshold: float) -> int:
         return 2
     model = CrisisModel.load(MODEL_FILE)
     model.report.setdefault("cv_threshold", model.threshold)
-    model.threshold, model.context_floor = threshold, context_floor(threshold)
+    model.threshold = threshold
     model.save(MODEL_FILE)
     print(f"{MODEL_FILE.name}: threshold {threshold} (cross-validated: {model.report['cv_threshold']})")
     return 0
@@ -192,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = HeadTraining(epochs=args.epochs)
     items, origin = training_set()
     classes = sorted({class_of(i) for i in items})
-    texts = [embed_text(i.text) for i in items]
+    texts = [embed_text(window_text(i.turns)) for i in items]
     y = np.array([classes.index(class_of(i)) for i in items])
     is_crisis = np.array([i.is_crisis for i in items])
     start = time.time()
@@ -215,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     model = fit(base, tokenizer, texts, y, classes, cfg)
-    model.threshold, model.context_floor = threshold, context_floor(threshold)
-    model.report = {"cv_threshold": None if args.no_cv is not None else threshold, "trained_on": [TRAIN_FILE.name, "probes.json"], "items": len(items),
+    model.threshold = threshold
+    model.report = {"cv_threshold": None if args.no_cv is not None else threshold,
+                    "trained_on": [path.name for path in TRAINING_FILES] + ["probes.json"], "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
                     "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",

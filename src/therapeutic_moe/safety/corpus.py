@@ -1,7 +1,8 @@
 """The labelled crisis corpus the project ships (see CORPUS.md beside this file).
 
-Two files, written separately: ``crisis_corpus_train.json`` trains the semantic detector's
-head; ``crisis_corpus_heldout.json`` is only ever used to measure. Every item belongs to a
+``crisis_corpus_train.json`` and ``crisis_corpus_dev.json`` (the first held-out set, a
+development set since its misses were read) train the semantic detector's head; the blind
+sets ``crisis_corpus_blind*.json``, written apart, are only ever scored. Every item belongs to a
 group; a group says whether the item is a crisis, its category and the level it stands for
 (the C-SSRS ladder and the safe-messaging warning signs), or which kind of hard negative it is.
 """
@@ -17,7 +18,9 @@ from therapeutic_moe.safety.assessment import CATEGORIES, RiskLevel
 
 CORPUS_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
-HELDOUT_FILE = CORPUS_DIR / "crisis_corpus_heldout.json"
+DEV_FILE = CORPUS_DIR / "crisis_corpus_dev.json"
+TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json")
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind2.json"  # the newest blind set: the one not yet scored
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {

@@ -7,10 +7,12 @@ pinned encoder, so scoring costs one plain encoder pass. The head's classes are 
 groups (C-SSRS steps, warning signs, kinds of hard negative); the crisis probability is the
 summed probability of the crisis groups, and a message is a crisis from the stored threshold.
 
-Multi-turn: the latest user message is scored alone and, when it carries some risk
-(``context_floor`` up to the threshold) and earlier user turns exist, joined with up to two
-of them, so "tonight's the night" after "they'd be better off without me" is read together,
-while a calm message after a crisis is not flagged again.
+Multi-turn: the latest user message is scored alone and, when earlier user turns exist, also
+as one window with up to two of them (both in one encoder batch); the higher score counts. The
+head is trained on such windows too (conversations whose risk only shows across turns, ordinary
+turns before a crisis, and a change of subject after one), so "after my shift tomorrow then"
+after "I've worked out how" is read together, while "can we talk about my exams instead?"
+after a crisis is not flagged again.
 """
 
 from __future__ import annotations
@@ -29,8 +31,14 @@ from therapeutic_moe.safety.normalize import normalize
 
 MODEL_FILE = Path(__file__).resolve().parent / "crisis_model.safetensors"
 WINDOW_TURNS = 3  # the latest user message and the two before it, read together
+TURN_SEPARATOR = " | "  # marks where one user turn ends in a window; the normal form keeps it
 LORA_SETTINGS = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.1, "target_modules": ["query", "key", "value", "dense"]}
 LOGIT_SCALE = 20.0  # the head reads unit vectors; this lets it reach confident logits
+
+
+def window_text(user_texts) -> str:
+    """The last WINDOW_TURNS user turns as one text, oldest first."""
+    return TURN_SEPARATOR.join(list(user_texts)[-WINDOW_TURNS:])
 
 
 def embed_text(text: str) -> str:
@@ -55,7 +63,6 @@ class CrisisModel:
     head_weight: np.ndarray = field(metadata={"help": "[classes, 384] head weights (applied to LOGIT_SCALE x embedding)."})
     head_bias: np.ndarray = field(metadata={"help": "[classes] head biases."})
     threshold: float = field(metadata={"help": "Crisis probability from which a message is a crisis."})
-    context_floor: float = field(metadata={"help": "Crisis probability the latest message needs before it is also read with earlier turns."})
     report: dict = field(default_factory=dict, metadata={"help": "Training facts (items, cross-validated rates)."})
 
     @property
@@ -76,7 +83,7 @@ class CrisisModel:
         tensors["head.weight"] = torch.from_numpy(np.ascontiguousarray(self.head_weight, dtype=np.float32))
         tensors["head.bias"] = torch.from_numpy(np.ascontiguousarray(self.head_bias, dtype=np.float32))
         meta = {"classes": json.dumps(list(self.classes)), "threshold": str(self.threshold),
-                "context_floor": str(self.context_floor), "encoder_weights_sha256": WEIGHTS_SHA256,
+                "encoder_weights_sha256": WEIGHTS_SHA256,
                 "lora": json.dumps(LORA_SETTINGS), "report": json.dumps(self.report)}
         save_file(tensors, str(path), metadata=meta)
 
@@ -97,7 +104,7 @@ class CrisisModel:
             raise EncoderUnavailable(f"{Path(path).name} has unknown classes {unknown}")
         lora = {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}
         return cls(classes, lora, tensors["head.weight"].numpy(), tensors["head.bias"].numpy(),
-                   float(meta["threshold"]), float(meta["context_floor"]), json.loads(meta.get("report", "{}")))
+                   float(meta["threshold"]), json.loads(meta.get("report", "{}")))
 
     def merged_encoder(self, base=None, tokenizer=None) -> SentenceEncoder:
         """The pinned encoder (or the given base, which is consumed) with this model's LoRA
@@ -139,17 +146,13 @@ class SemanticCrisisDetector:
         return out
 
     def assess_turns(self, user_texts: list[str]) -> CrisisAssessment:
-        """The latest user message, alone and (when it carries some risk) with earlier turns."""
+        """The latest user message alone and, with earlier turns, as one window: the higher score."""
         if not user_texts:
             return NO_CRISIS
-        latest = self.scores([user_texts[-1]])[0]
-        best, how = latest, "semantic"
-        threshold = self.model.threshold
-        if len(user_texts) > 1 and self.model.context_floor <= latest.crisis_probability < threshold:
-            joined = self.scores([" ".join(user_texts[-WINDOW_TURNS:])])[0]
-            if joined.crisis_probability > best.crisis_probability:
-                best, how = joined, "semantic.turns"
-        if best.crisis_probability < threshold:
+        texts = [user_texts[-1]] + ([window_text(user_texts)] if len(user_texts) > 1 else [])
+        scored = list(zip(self.scores(texts), ("semantic", "semantic.turns")))
+        best, how = max(scored, key=lambda pair: pair[0].crisis_probability)
+        if best.crisis_probability < self.model.threshold:
             return NO_CRISIS
         category, level = GROUPS[best.group]
         return CrisisAssessment(level=level, categories=(category,), score=best.crisis_probability,

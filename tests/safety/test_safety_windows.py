@@ -1,0 +1,63 @@
+"""The semantic detector's multi-turn window: what it reads, which score counts, and the
+windows the training script builds from single messages."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from therapeutic_moe.safety.corpus import CorpusItem
+from therapeutic_moe.safety.semantic import TURN_SEPARATOR, WINDOW_TURNS, SemanticCrisisDetector, SemanticScore, window_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+train_crisis_head = importlib.import_module("train_crisis_head")
+
+
+def test_window_is_the_last_turns_oldest_first():
+    turns = ["one", "two", "three", "four"]
+    assert window_text(turns) == TURN_SEPARATOR.join(turns[-WINDOW_TURNS:])
+    assert window_text(["alone"]) == "alone"
+
+
+class _ScriptedDetector(SemanticCrisisDetector):
+    """The real decision logic over scores given per text (no encoder)."""
+
+    def __init__(self, by_text: dict[str, float], threshold: float = 0.9):
+        from types import SimpleNamespace
+        self.model = SimpleNamespace(threshold=threshold)
+        self.by_text, self.seen = by_text, []
+
+    def scores(self, texts):
+        self.seen.append(list(texts))
+        return [SemanticScore(self.by_text.get(t, 0.0), "plan_time_place", "ordinary") for t in texts]
+
+
+def test_the_window_is_scored_with_the_latest_turn_and_the_higher_score_counts():
+    turns = ["I've worked out how", "after my shift tomorrow then"]
+    detector = _ScriptedDetector({window_text(turns): 0.97})
+    found = detector.assess_turns(turns)
+    assert detector.seen == [[turns[-1], window_text(turns)]]  # one encoder batch
+    assert found.is_crisis and found.matched_rules == ("semantic.turns.plan_time_place",)
+    quiet = _ScriptedDetector({turns[-1]: 0.5, window_text(turns): 0.6})
+    assert not quiet.assess_turns(turns).is_crisis
+
+
+def test_a_single_turn_is_scored_alone():
+    detector = _ScriptedDetector({"I have the pills here": 0.95})
+    assert detector.assess_turns(["I have the pills here"]).matched_rules == ("semantic.plan_time_place",)
+    assert detector.seen == [["I have the pills here"]]
+
+
+def test_context_windows_keep_labels_and_make_calm_windows_after_a_crisis():
+    originals = [CorpusItem("ordinary", (f"small talk {k}",)) for k in range(6)]
+    originals += [CorpusItem("active_ideation", (f"crisis {k}",), "suicide") for k in range(6)]
+    windows, origin = train_crisis_head.context_windows(originals, every=1)
+    crisis_windows = [w for w in windows if w.group == "active_ideation"]
+    assert crisis_windows and all(w.turns[-1].startswith("crisis") and len(w.turns) in (2, 3) for w in crisis_windows)
+    assert all(t.startswith("small talk") for w in crisis_windows for t in w.turns[:-1])
+    calm = [w for w in windows if w.group == "multi_turn_calm"]
+    assert calm and all(not w.is_crisis and w.turns[0].startswith("crisis") and w.turns[1].startswith("small talk")
+                        for w in calm)
+    assert len(origin) == len(windows) and all(originals[k].text == w.turns[-1] or w.group == "multi_turn_calm"
+                                               for k, w in zip(origin, windows))
