@@ -124,3 +124,71 @@ def test_lowercase_hyphenated_and_accented_names():
     assert scrub("my partner aoife works nights") == "my partner [NAME] works nights"
     assert scrub("I'm Mary-Kate and Lucía is my sister") == "I'm [NAME] and [NAME] is my sister"
     assert scrub("text lena tomorrow") == "text [NAME] tomorrow"
+
+
+# Families of identifiers added after the blind set's first look; each with its own examples.
+FAMILY_CASES = [
+    # a weekday goes with its date; a bare month/day after a date word
+    ("the hearing is on Monday, 3 March and I dread it", "the hearing is on [DOB] and I dread it"),
+    ("she left on Fri 21st June", "she left on [DOB]"),
+    ("I relapsed on 11/3 and again since 2/27.", "I relapsed on [DOB] and again since [DOB]."),
+    # letters with diacritics beyond Latin-1: Polish, Czech, Turkish surnames
+    ("my uncle Tomasz Wiśniewski drinks", "my uncle [NAME] drinks"),
+    ("Dr. Dvořák and my friend Elif Yılmaz", "Dr. [NAME] and my friend [NAME]"),
+    # a name after a cue naming the kind of name
+    ("my maiden name Castellano still shows up", "my maiden name [NAME] still shows up"),
+    ("My last name is Okonkwo-Bright.", "My last name is [NAME]."),
+    ("my nickname at school was Tink and I hated it", "my nickname at school was [NAME] and I hated it"),
+    # family name first: Chinese, Korean, Vietnamese
+    ("Zhang Jing from work texted me", "[NAME] from work texted me"),
+    ("I told Nguyen Minh everything", "I told [NAME] everything"),
+    ("Maria Wang Fang called", "[NAME] called"),  # given name, then a family-name-first name
+    # street words with a dot, and the town right after a street address
+    ("we rented 88 N. Halsted Ave, Apt 2 for a year", "we rented [ADDRESS] for a year"),
+    ("the shop on Molenstraat in Leiden fired me", "the shop on [ADDRESS] fired me"),
+    ("I grew up at 14 Oak Road, Cork and never went back", "I grew up at [ADDRESS] and never went back"),
+    ("we live on Main Street in Ohio now", "we live on [ADDRESS] in Ohio now"),  # the state stays
+    ("post it to D02 X285 please, it's Dublin 8", "post it to [ADDRESS] please, it's [ADDRESS]"),
+    ("I'm in Brixton now with my cousin", "I'm in [ADDRESS] now with my cousin"),
+    # plates: with a cue in several groups, and formats distinctive without one
+    ("a car, plate MH 12 DE 1433, kept circling", "a car, plate [ID], kept circling"),
+    ("the van was YD21 PLK again", "the van was [ID] again"),
+    ("his Renault was AB-452-CF", "his Renault was [ID]"),
+    # IDs with a letter prefix, more ID cues, device cue "SN", segmented codes
+    ("the claim number is HRX 5521-004 and it was denied", "the claim number is [ID] and it was denied"),
+    ("my Medicaid ID: 77310924A please", "my Medicaid ID: [ID] please"),
+    ("the label reads SN K7Q2-88ZT-1044", "the label reads SN [ID]"),
+    ("my key is 9QXR-T22-LM4P", "my key is [ID]"),
+    # handles: after a platform cue with "I'm", and snake_case words
+    ("add me on Discord, I'm moth_queen99", "add me on Discord, I'm [URL]"),
+    ("my old account big_sad_toast got hacked", "my old account [URL] got hacked"),
+]
+
+FAMILY_UNTOUCHED = [
+    "I was born in 1994 and on Thursday I felt fine.",  # a year alone, a weekday alone
+    "I rated it 7/10 and drank 3/4 of the bottle.",  # fractions, not dates
+    "my last name doesn't matter, my nickname was nothing special",
+    "I'm in Recovery now and I'm in Therapy twice a week.",  # states of life, not places
+    "I'm in Texas now and my sister is in Ohio.",  # states stay
+    "Long story short, Son, he hung up.",  # surnames-first and given names that are words
+    "He told Li everything.",  # a family name alone is no full name
+    "my COVID-19 test and the A-B-C of it, N95 masks",
+    "I keep reading Sylvia Plath and Oprah Winfrey.",
+    "I felt so low after the BBC news and the ADHD meds",
+]
+
+
+@pytest.mark.parametrize("text, expected", FAMILY_CASES, ids=[c[1][:40] for c in FAMILY_CASES])
+def test_identifier_families(text, expected):
+    assert PiiScrubber().scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", FAMILY_UNTOUCHED)
+def test_family_rules_leave_ordinary_text(text):
+    assert PiiScrubber().scrub(text) == text
+
+
+def test_digit_free_text_skips_digit_kinds_but_keeps_names():
+    scrubber = PiiScrubber()
+    assert scrubber.scrub("my sister Aroha called, no numbers here") == "my sister [NAME] called, no numbers here"
+    assert dict(scrubber.counts) == {"name": 1}

@@ -10,6 +10,7 @@ docs/safety.md; treat it as a safety net, not a guarantee.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterable
@@ -22,6 +23,7 @@ from therapeutic_moe.data.pii_names import (
     LOWERCASE_WORDS,
     NOT_NAMES,
     PUBLIC_FIGURES,
+    SURNAMES_FIRST,
 )
 from therapeutic_moe.data.pii_patterns import PATTERNS
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
@@ -35,9 +37,15 @@ PLACEHOLDERS = {"email": "[EMAIL]", "url": "[URL]", "date_of_birth": "[DOB]", "i
 PII_KINDS = tuple(PLACEHOLDERS)
 
 _DIGIT = re.compile(r"\d")
-_DIGIT_KINDS = ("phone",)  # every pattern of these needs a digit: skip digit-free text fast
+# Every pattern of these needs a digit (a MAC address or UUID of letters a-f only is the one
+# exception, too rare to pay for): skip digit-free text fast, which is most lines.
+_DIGIT_KINDS = ("phone", "date_of_birth", "id_number")
 
-_UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+# Latin letters with diacritics up to Latin Extended-B, so that Polish, Czech, Turkish, Romanian
+# or Vietnamese-without-tones names ("Wiśniewski", "Dvořák", "Yılmaz") are whole tokens.
+_LATIN_EXTRA = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
+_UPPER = "A-Z" + "".join(c for c in _LATIN_EXTRA if c.isupper())
+_LOWER = "a-z" + "".join(c for c in _LATIN_EXTRA if c.islower())
 _NAME_TOKEN = re.compile(rf"\b[{_UPPER}][{_LOWER}]*(?:['’-][{_UPPER}][{_LOWER}]+)*\b")
 _LOWER_TOKEN = re.compile(rf"(?<![\w@#/.-])[{_LOWER}]+(?:-[{_LOWER}]+)*(?![\w@#/'’-])")
 # After "my son" an unknown lowercase word is a name only when what follows reads like a
@@ -50,8 +58,12 @@ _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|par
         r"|coworker|co-worker|colleague|roommate|ex|fianc[ée]e?|teacher|neighbou?r|kid|child|stepdad|stepmom"
         r"|stepson|stepdaughter|manager|supervisor|sponsor|doctor|therapist|counselor|counsellor")
 # Text right before a token that makes it a name even if the word list does not know it.
+# "maiden name", "last name", "nickname growing up was": a name of the person, whatever kind.
+_NAME_OF = (r"(?:maiden|last|first|middle|family|full|legal|real|birth|given|christian|pet|sur|nick|user)[ -]?name"
+            r"(?:'s)?(?:\s+(?:growing up|as a kid|as a child|at school|in school|back then|at home|now))?"
+            r"(?:\s+(?:is|was|:))?")
 _STRONG_CUE = re.compile(
-    r"(?:\b(?i:my name is|my name's|name's|call me|named)"
+    rf"(?:\b(?i:my name is|my name's|name's|call me|named|{_NAME_OF})"
     r"|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Rev|Reverend|Pastor|Coach|Officer|Detective|Judge|Nurse"
     r"|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)\.?"
     rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN})\s*,?"
@@ -63,12 +75,25 @@ _WEAK_CUE = re.compile(r"\b(?i:i'm|i’m|i am|this is|it's|it is)\s+$")
 _VOCATIVE_END = re.compile(r",\s+$")
 # Lowercase text: a cue before a word that is no common word makes it a name ("my son mateo").
 _LOWER_CUE = re.compile(
-    r"(?i:\b(?:my name is|my name's|name's|call me|named|dr|mr|mrs|ms|prof)\.?"
+    rf"(?i:\b(?:my name is|my name's|name's|call me|named|{_NAME_OF}|dr|mr|mrs|ms|prof)\.?"
     rf"|\b(?:my|his|her|our|their|your)\s+(?:{_KIN})\s*,?"
     r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?)\s+$"
 )
 _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallworth": a title makes any word a name
-_ACCENTS = str.maketrans("àáâãäåçèéêëìíîïñòóôõöøùúûüýÿ", "aaaaaaceeeeiiiinoooooouuuuyy")
+
+
+def _fold_table() -> dict[int, str]:
+    """Lowercase letter with diacritics -> its base letter ("ń" -> "n"), for lexicon look-ups."""
+    table = {ord(c): unicodedata.normalize("NFD", c)[0] for c in _LATIN_EXTRA
+             if c.islower() and unicodedata.normalize("NFD", c)[0].isascii()}
+    table.update({ord("ł"): "l", ord("ø"): "o", ord("đ"): "d", ord("ı"): "i", ord("ß"): "ss"})
+    return table
+
+
+_ACCENTS = _fold_table()
+# A street address may name its town right after it: "on Kerkstraat in Utrecht", "12 Oak Road, Leeds 4".
+_PLACE_AFTER = re.compile(rf"(?:,\s*|\s+in\s+)([{_UPPER}][{_LOWER}]+(?:\s[{_UPPER}][{_LOWER}]+)?)"
+                          r"(?:\s\d{1,2}[A-Z]?\b)?")
 
 
 def _plain(word: str) -> str:
@@ -112,9 +137,20 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             end = nxt.end()  # surname
         if text[tok.start():end].lower() in PUBLIC_FIGURES:
             continue
-        spans.append((tok.start(), end))
+        start = _surname_first_start(text, tokens, i)
+        if spans and start < spans[-1][1]:
+            start = spans.pop()[0]  # "Maria Wang Fang": the family name already closed the name before it
+        spans.append((start, end))
         skip_until = end
     return spans
+
+
+def _surname_first_start(text: str, tokens: list[re.Match], i: int) -> int:
+    """East Asian names put the family name first ("Zhang Jing", "Nguyen Thi Lan"): take it too."""
+    start = tokens[i].start()
+    if i > 0 and text[tokens[i - 1].end():start] == " " and tokens[i - 1].group().lower() in SURNAMES_FIRST:
+        return tokens[i - 1].start()
+    return start
 
 
 def _lowercase_spans(text: str) -> list[tuple[int, int]]:
@@ -180,6 +216,8 @@ class PiiScrubber:
                 spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)
                          if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
+                if kind == "address":
+                    spans = _merge_overlaps([_with_place_after(text, span) for span in spans])
             if spans:
                 self.counts[kind] += len(spans)
                 text = _replace_spans(text, spans, PLACEHOLDERS[kind])
@@ -187,6 +225,27 @@ class PiiScrubber:
 
     def scrub_conversation(self, conv: Conversation) -> Conversation:
         return replace(conv, turns=[Turn(t.role, self.scrub(t.content)) for t in conv.turns])
+
+
+def _with_place_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """Extend an address over the town named right after it, unless that is a state or country."""
+    m = _PLACE_AFTER.match(text, span[1])
+    place = m.group(1).lower() if m else ""
+    first_word = place.split()[0] if place else ""
+    if m is None or place in NOT_SUB_STATE or first_word in NOT_NAMES or first_word in COMMON_WORDS:
+        return span
+    return span[0], m.end()
+
+
+def _merge_overlaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A town taken after a street may also start the next match ("PO Box 9, Leeds, LS1 4AB"): join them."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _drop_overlaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

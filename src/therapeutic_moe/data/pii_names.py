@@ -78,6 +78,11 @@ yan yu zhang haruto yuto sota riku hina yui aoi sakura haruka yuna rina takeshi 
 daiki shota yuki ji-woo jiwoo min-jun minjun seo-yeon seoyeon ji-hoon jihoon hye-jin hyejin eun-ji
 sung thanh linh trang huong duc minh quang
 wiremu aroha mere hemi tane anahera rangi manaia sione losa mele tevita
+yifan zihan yuxuan haoran junjie xinyi yuting jiayi zhiwei jianguo guang chao peng hua qing xia
+jiahui zixuan ruoxi meiling xiuying guiying lihua jianhua
+seo-jun seojun ha-eun haeun ji-min jimin jisoo soo-jin sujin min-seo minseo hyun dong-hyun donghyun
+sang-woo sangwoo young-ho youngho yeon-woo eun-woo hyun-woo jae-won sun-hee mi-young
+anh bao hoa khanh ngoc phuong thao tuan tuyet thuy hanh hieu nhung vy
 jess jessie becca bex liz lizzy beth meg maddie kenny stevie bri nate gabe zeke
 benji cody kyle brody cooper archie alfie ollie freddie harvey reggie teddie
 """
@@ -89,6 +94,7 @@ winter sky amber ruby pearl jade crystal star sunny honey ginger olive violet he
 pat frank rich don bob jack ray rob chase hunter mason drew grant lance miles wade gene harmony destiny
 justice patience trinity charity carol chance guy rusty dean earl reed brook river rain sage angel
 precious bliss kit norm sandy misty penny buddy max nick ken kay jay lee al ed christian
+long son hung bo na ping gang dung hai nam thu
 """
 
 # Capitalised words that the cue patterns must never take for a name.
@@ -133,6 +139,15 @@ their our your me him them us it its something someone somebody anything anyone 
 everyone everything all both each every some any many much more most less few lot lots
 because since until while after before though although unless whether
 and stuff too
+""".split())
+
+# Common Chinese, Korean and Vietnamese family names, which come before the given name
+# ("Zhang Jing", "Park Ji-min", "Tran Minh"): taken with a given name that follows. Family names
+# that are also English words ("he", "do", "ma", "sun", "long", "so") are left out.
+SURNAMES_FIRST = frozenset("""
+li wang zhang liu chen yang huang zhao wu zhou xu zhu hu guo lin luo gao zheng liang xie tang
+han cao deng feng xiao cheng cai peng pan yuan dong jiang wei lu ye zeng kim park choi jung kang cho
+yoon jang lim shin yoo kwon hwang ahn nguyen tran pham hoang phan vu dang bui ngo duong trinh
 """.split())
 
 # Public figures and characters a client may name in passing; not patient identifiers.

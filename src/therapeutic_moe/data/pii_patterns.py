@@ -4,13 +4,16 @@ Each kind is a family of HIPAA Safe Harbor identifiers:
 - email: addresses, also spelled out ("jess dot m at outlook dot com", "sam[at]proton[dot]me")
 - url: web addresses, IP addresses (v4, v6) and social-media handles (online identifiers)
 - date_of_birth: every date tied to the person (birth, admission, discharge, appointments):
-  day and month, with or without the year. A year alone is kept (Safe Harbor keeps years).
+  day and month, with or without the year, with its weekday ("Thursday 14 November"), and a
+  bare month/day after a date word ("on 5/14"). A year alone is kept (Safe Harbor keeps years).
 - id_number: SSNs (with or without dashes), cards, and numbers after a cue (medical record,
   health plan, account, licence, policy, case, report, student, ...), vehicle plates after
-  a cue, VINs, device identifiers (IMEI, serials, MAC addresses, UUIDs)
+  a cue, UK, Indian and French/Italian plates without one, VINs, device identifiers (IMEI,
+  serials, MAC addresses, UUIDs) and segmented codes such as "4QX9-11RT-0082"
 - phone: phone and fax numbers, with extensions, toll-free and international forms
 - address: street addresses (US and non-US), PO boxes, ZIP and postal codes (US, UK,
-  Canada), apartments, counties, and the place after "I live in" / "moved to"
+  Canada, Ireland), apartments, counties, and the place after "I live in" / "I'm in" /
+  "moved to" (the place right after a street address is added in pii.py)
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ _MONTHS = (r"January|February|March|April|May|June|July|August|September|October
 _MONTH = rf"(?:{_MONTHS})\b\.?"
 _MONTH_I = rf"(?i:{_MONTHS})\b\.?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
+_MONTH_DAY = r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"  # 5/14: a month and a day, no year
 DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
         rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
         rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?)")
@@ -33,6 +38,7 @@ _STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Cou
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s*#?\w+)?"
 _UK_POSTCODE = r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b"
 _CA_POSTCODE = r"\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"
+_EIRCODE = r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[AC-FHKNPRTV-Y\d]{4}\b"
 _CITY_STATE_ZIP = (r"(?:,\s+[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+)?)?(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
                    rf"(?:,?\s+(?:{_UK_POSTCODE}|{_CA_POSTCODE}))?")
 # Street words that come BEFORE the name in many languages ("rue des Lilas 14", "Calle Mayor 12").
@@ -44,11 +50,14 @@ _CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"  # a capitalised word (Latin scripts)
 _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|medical record|health plan"
            r"|licen[cs]e|driver'?s licen[cs]e|passport|insurance|claim|case|docket|report|police report"
            r"|incident report|ssn|social security|nhs|student|employee|badge|reference|ref|certificate"
-           r"|beneficiary|prescription|rx|confirmation|ticket|booking|routing|iban)")
+           r"|beneficiary|prescription|rx|confirmation|ticket|booking|routing|iban"
+           r"|medicare|medicaid|tricare|health card|national insurance|ni|tin|ein|itin|sin|pps|ppsn|aadhaar"
+           r"|green card|visa|alien|uscis|a-number"
+           r"|chart|tracking)")
 _PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|tag)"
-_DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|device id|device identifier|mac address|udid|imsi)"
+_DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|sn|device id|device identifier|mac address|udid|imsi)"
 _NUMBER_WORDS = r"(?:\s*(?:number|no\.?|num|#|id|code))?"
-_IS = r"\s*(?:is|was|:|#|=)?\s*"
+_IS = r"\s*(?:is|was|reads|says|shows|:|#|=)?\s*"
 # "serial number of my hearing aid is ...", "device ID on my tracker is ...": what it belongs to
 _OF_WHAT = r"(?:\s+(?:of|on|for|from)\s+(?:my|the|his|her|our|their)\s+[a-z]+(?:\s[a-z]+)?(?=\s+(?:is|was)\b))?"
 _DOT = r"(?:\.|\s*(?:\(dot\)|\[dot\]|\{dot\})\s*|\s+dot\s+)"
@@ -74,26 +83,39 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w.@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])"), 0),
         (re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}\b"), 0),
         (re.compile(r"(?<![\w#])[A-Za-z][\w.]{1,30}#\d{4}\b"), 0),
+        # snake_case words are handles in client text ("big_sad_toast"); prose never has them
+        (re.compile(r"(?<![\w@#/.-])[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*[A-Za-z0-9](?![\w@])"), 0),
         (re.compile(r"(?i:\b(?:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|discord|telegram|kik|reddit|twitch"
-                    r"|user ?name|gamertag)\b(?:\s+(?:handle|name|account|user ?name))?[\s,]*(?:is|:|-)?\s*"
-                    r"(?:(?:me|it)\s+)?)(?!(?i:is|and|but|or|the|me|it|a|an|so|too|account)\b)"
+                    r"|user ?name|gamertag)\b(?:\s+(?:handle|name|account|user ?name))?[\s,]*"
+                    r"(?:is|:|-|i'm|i’m|i am|as|add me|find me|follow me)?\s*(?:(?:me|it)\s+)?)"
+                    r"(?!(?i:is|and|but|or|the|me|it|a|an|so|too|account)\b)"
                     r"((?=[\w.]*(?:\d|_|\.\w))[A-Za-z0-9_][\w.]{2,29}[A-Za-z0-9_])"), 1),
     ],
     "date_of_birth": [
         (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
                     rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}})"), 1),
-        (re.compile(rf"(?<![\w/.-])(?:{DATE})(?![\w/-])"), 0),
+        # the weekday goes with the date: "Thursday 14 November" tells the day as much as the date
+        (re.compile(rf"(?<![\w/.-])(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
-        (re.compile(rf"(?i:\b(?:on|since|until|from|by)\s+)({_MONTH_I}\s+{_DAY})\b"), 1),
+        (re.compile(rf"(?i:\b(?:on|since|until|till|from|by|before|after)\s+)({_MONTH_I}\s+{_DAY}\b"
+                    rf"|{_MONTH_DAY}(?![\w/-]|\.\d))"), 1),
     ],
     "id_number": [
         (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
         (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
-        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{{3,}}"
+        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
+                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}"
                     r"(?:\s\d{3,}){0,3})"), 1),
         (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
+        # after a cue, a plate of up to four groups ("TN 09 BX 4410"); a lone "I" or "A" ends it
         (re.compile(rf"(?i:\b{_PLATE_CUE}\b{_NUMBER_WORDS}{_IS})((?=[A-Z0-9 -]*\d)(?=[A-Z0-9 -]*[A-Z])"
-                    r"[A-Z0-9]{2,4}[ -]?[A-Z0-9]{2,5})\b"), 1),
+                    r"[A-Z0-9]{1,8}(?:[ -](?!(?:I|A)\b)[A-Z0-9]{1,5}){0,3})\b"), 1),
+        # plate formats distinctive enough without a cue: UK "AB12 CDE", India "MH 12 AB 1234", France/Italy "AB-123-CD"
+        (re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
+        (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
+        (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
+        # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
+        (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
         (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
         (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
@@ -111,7 +133,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])\d{10,11}(?![\w-])"), 0),
     ],
     "address": [
-        (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
+        (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\.?\s+){{0,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
         (re.compile(rf"(?i:\b(?:flat|apartment|apt|unit|suite)\.?\s*#?\d+[a-z]?\b,?\s*)(?:\d{{1,6}}[A-Za-z]?\s+"
                     rf"(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}{_CITY_STATE_ZIP})?"), 0),
         (re.compile(rf"(?i:\b{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di|dos|das)\s+)*"
@@ -126,9 +148,15 @@ PATTERNS: dict[str, list[Pattern]] = {
                     rf"(\d{{5}}(?:-\d{{4}})?|{_UK_POSTCODE}|{_CA_POSTCODE})"), 1),
         (re.compile(r"(?:\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?,\s+)?(?<![\w-])[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])"), 0),  # (city,) state ZIP
         (re.compile(rf"(?<![\w-]){_UK_POSTCODE}"), 0),
+        (re.compile(rf"(?<![\w-]){_EIRCODE}"), 0),
+        (re.compile(r"\bDublin\s\d{1,2}W?\b"), 0),  # Dublin postal districts
         (re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s(?:County|Parish|Borough)\b"), 0),
         (re.compile(r"(?i:\b(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
                     r"(?:\s+(?:here|there))?\s+(?:in|to)\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
+                    r"(?!\s+(?:County|Parish|Borough))"), 1),
+        (re.compile(r"(?i:\b(?:i'?m|i’m|i am|we'?re|we’re|we are)\s+(?:now\s+|still\s+|back\s+)?"
+                    r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
+                    r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
                     r"(?!\s+(?:County|Parish|Borough))"), 1),
         (re.compile(r"(?i:\b(?:i'?m|i am|we'?re|we are)\s+from\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
                     r"(?=\s+originally|\s*[,.]?\s*$)"), 1),

@@ -1,5 +1,6 @@
 """Places above the level Safe Harbor removes: US states and countries stay in the text
-("I moved to Ohio", "I'm from Brazil originally"), everything smaller is an address."""
+("I moved to Ohio", "I'm from Brazil originally"), everything smaller is an address; and words
+that follow "I'm in" without being places ("I'm in Recovery") stay too."""
 
 from __future__ import annotations
 
@@ -20,5 +21,12 @@ america|the us|the usa|the states|canada|mexico|brazil|argentina|chile|colombia|
 |nepal|china|japan|korea|vietnam|thailand|philippines|indonesia|malaysia|australia|new zealand|europe
 |asia|africa|the city|town|the country|the suburbs|here|there|college|school|work|rehab|treatment
 """
+# Capitalised words after "I'm in" that are states of life, not places ("I'm in Recovery").
+_NOT_PLACES = """
+recovery|therapy|love|pain|trouble|charge|control|denial|shock|debt|hospital|jail|prison|church|class
+|bed|middle school|high school|grad school|law school|med school|the hospital|a relationship|limbo|crisis
+|counseling|counselling|remission|hell|heaven|tears
+"""
 
-NOT_SUB_STATE = frozenset(p.strip() for p in (_STATES + "|" + _COUNTRIES).replace("\n", "").split("|") if p.strip())
+_ALL = _STATES + "|" + _COUNTRIES + "|" + _NOT_PLACES
+NOT_SUB_STATE = frozenset(p.strip() for p in _ALL.replace("\n", "").split("|") if p.strip())
