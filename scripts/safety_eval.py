@@ -26,12 +26,12 @@ from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety.corpus import BLIND_FILE, GROUPS, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
+from therapeutic_moe.safety.real_text import SHARED_DATA, annomi_sessions, client_windows, counselchat_questions, trains_the_head
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 ORDINARY_GROUPS = ("ordinary", "venting")
 LEAK_SIMILARITY = 0.9  # cosine similarity (base encoder) above which a held-out item counts as a near copy
 
@@ -93,42 +93,20 @@ def leak_check(heldout, train) -> tuple[list[str], list[tuple[float, str, str]]]
     return lines, pairs
 
 
-def _annomi_conversations() -> list[list[str]]:
-    """Client turns of each AnnoMI conversation, in order."""
-    out = []
-    for path in sorted(SHARED_DATA.glob("annomi_*.json")):
-        for conv in json.loads(path.read_text())["conversations"]:
-            turns = [ln.split(":", 1)[1].strip() for ln in conv["text"].split("\n") if ln.startswith("Client:")]
-            out.append([t for t in turns if t])
-    return out
-
-
-def _counselchat_questions() -> list[str]:
-    questions, seen = [], set()
-    for path in sorted(SHARED_DATA.glob("counselchat_*.json")):
-        for conv in json.loads(path.read_text())["conversations"]:
-            key = conv.get("question_id", conv["text"][:200])
-            if key in seen:
-                continue
-            seen.add(key)
-            first = conv["text"].split("\nTherapist:", 1)[0]
-            questions.append(first.split(":", 1)[1].strip() if first.startswith("Client:") else first)
-    return questions
-
-
 def real_client_texts() -> dict[str, list[str]]:
     """AnnoMI client turns and counsel-chat questions (one per question), when the data is there."""
-    found = {"AnnoMI client turns": [t for conv in _annomi_conversations() for t in conv],
-             "counsel-chat questions": _counselchat_questions()}
+    found = {"AnnoMI client turns": [t for _, turns in annomi_sessions() for t in turns],
+             "counsel-chat questions": counselchat_questions()}
     return {name: texts for name, texts in found.items() if texts}
 
 
 def real_client_windows() -> dict[str, list[list[str]]]:
     """What the layer reads at each real client turn: the turn with the client turns before it
-    in its conversation (AnnoMI), or the question alone (counsel-chat)."""
-    found = {"AnnoMI client turns": [conv[: k + 1][-USER_TURNS_WINDOW:] for conv in _annomi_conversations()
-                                     for k in range(len(conv))],
-             "counsel-chat questions": [[q] for q in _counselchat_questions()]}
+    in its session (AnnoMI: the audit half only, sessions the head never trained on), or the
+    question alone (counsel-chat, never trained on)."""
+    audit = [w for tid, turns in annomi_sessions() if not trains_the_head(tid) for w in client_windows(turns)]
+    found = {"AnnoMI client turns, audit sessions": audit,
+             "counsel-chat questions": [[q] for q in counselchat_questions()]}
     return {name: windows for name, windows in found.items() if windows}
 
 

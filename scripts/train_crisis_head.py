@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from therapeutic_moe.safety.corpus import GROUPS, TRAINING_FILES, CorpusItem, load_corpus
+from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.probe_eval import load_probes
+from therapeutic_moe.safety.real_text import annomi_sessions, client_windows, trains_the_head
 from therapeutic_moe.errors import DataError
 from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder, mean_pool, token_batch
 from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder, window_text
@@ -101,7 +103,24 @@ def training_set() -> tuple[list[CorpusItem], np.ndarray]:
             items.append(CorpusItem(item.group, (variant,), item.category))
             origin.append(k)
     windows, window_origin = context_windows(originals)
-    return items + windows, np.array(origin + window_origin)
+    real, real_origin = client_turn_items(first_origin=len(originals))
+    return items + windows + real, np.array(origin + window_origin + real_origin)
+
+
+def client_turn_items(first_origin: int) -> tuple[list[CorpusItem], list[int]]:
+    """Real client turns from the AnnoMI sessions that may train the head (even transcript
+    ids; the odd ones are the audit's), as negatives: alternately the turn alone and the
+    window before it, as the detector reads them. Turns the rules flag are left out (they may
+    be truly concerning). A session's items share one fold. None when the data is absent."""
+    rules, items, origin = CrisisDetector(), [], []
+    sessions = [turns for tid, turns in annomi_sessions() if trains_the_head(tid)]
+    for s, turns in enumerate(sessions):
+        for k, window in enumerate(client_windows(turns)):
+            if rules.assess_turns(window).is_crisis:
+                continue
+            items.append(CorpusItem("client_turn", tuple(window[-1:] if k % 2 == 0 else window), None))
+            origin.append(first_origin + s)
+    return items, origin
 
 
 _CONTEXT_GROUPS = ("ordinary", "venting")  # what people say before (or after) the message that matters
@@ -216,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         return set_threshold(args.set_threshold)
     cfg = HeadTraining(epochs=args.epochs)
     items, origin = training_set()
+    if not any(i.group == "client_turn" for i in items):
+        print("note: no AnnoMI sessions found beside the project; training without real client turns")
     classes = sorted({class_of(i) for i in items})
     texts = [embed_text(window_text(i.turns)) for i in items]
     y = np.array([classes.index(class_of(i)) for i in items])
@@ -242,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     model = fit(base, tokenizer, texts, y, classes, cfg)
     model.threshold = threshold
     model.report = {"cv_threshold": None if args.no_cv is not None else threshold,
-                    "trained_on": [path.name for path in TRAINING_FILES] + ["probes.json"], "items": len(items),
+                    "trained_on": [path.name for path in TRAINING_FILES] + ["probes.json"]
+                    + (["AnnoMI client turns (even transcript ids)"] if "client_turn" in classes else []), "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
                     "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",

@@ -61,3 +61,13 @@ def test_context_windows_keep_labels_and_make_calm_windows_after_a_crisis():
                         for w in calm)
     assert len(origin) == len(windows) and all(originals[k].text == w.turns[-1] or w.group == "multi_turn_calm"
                                                for k, w in zip(origin, windows))
+
+
+def test_real_client_sessions_are_split_by_transcript_id_and_windows_follow_the_layer():
+    from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
+    from therapeutic_moe.safety.real_text import client_windows, trains_the_head
+
+    assert [trains_the_head(t) for t in (0, 1, 2, 7)] == [True, False, True, False]
+    windows = client_windows([f"t{k}" for k in range(6)])
+    assert windows[0] == ["t0"] and windows[-1] == [f"t{k}" for k in range(6)][-USER_TURNS_WINDOW:]
+    assert all(w[-1] == f"t{k}" for k, w in enumerate(windows))

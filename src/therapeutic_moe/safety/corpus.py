@@ -48,6 +48,9 @@ GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
     "venting": (None, RiskLevel.NONE),
     "ordinary": (None, RiskLevel.NONE),
     "multi_turn_calm": (None, RiskLevel.NONE),
+    # real client turns of the AnnoMI sessions that may train the head (real_text.py): never
+    # in a corpus file, only read from the shared data at training time
+    "client_turn": (None, RiskLevel.NONE),
 }
 
 
