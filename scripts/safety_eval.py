@@ -26,7 +26,8 @@ from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety.corpus import BLIND_FILE, GROUPS, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
-from therapeutic_moe.safety.real_text import SHARED_DATA, annomi_sessions, client_windows, counselchat_questions, trains_the_head
+from therapeutic_moe.safety.real_text import SHARED_DATA, annomi_sessions, client_windows, counselchat_questions,
+                                               counselchat_threads, trains_the_head
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
@@ -102,11 +103,11 @@ def real_client_texts() -> dict[str, list[str]]:
 
 def real_client_windows() -> dict[str, list[list[str]]]:
     """What the layer reads at each real client turn: the turn with the client turns before it
-    in its session (AnnoMI: the audit half only, sessions the head never trained on), or the
-    question alone (counsel-chat, never trained on)."""
+    in its session, or the question alone (counsel-chat); the audit halves only (odd ids), text
+    the head never trained on."""
     audit = [w for tid, turns in annomi_sessions() if not trains_the_head(tid) for w in client_windows(turns)]
     found = {"AnnoMI client turns, audit sessions": audit,
-             "counsel-chat questions": [[q] for q in counselchat_questions()]}
+             "counsel-chat questions, audit half": [[q] for qid, _, q in counselchat_threads() if not trains_the_head(qid)]}
     return {name: windows for name, windows in found.items() if windows}
 
 

@@ -25,7 +25,8 @@ import torch
 from therapeutic_moe.safety.corpus import GROUPS, TRAINING_FILES, CorpusItem, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.probe_eval import load_probes
-from therapeutic_moe.safety.real_text import annomi_sessions, client_windows, trains_the_head
+from therapeutic_moe.safety.real_text import (EVERYDAY_TOPICS, annomi_sessions, client_windows, counselchat_threads,
+                                              names_no_danger, trains_the_head)
 from therapeutic_moe.errors import DataError
 from therapeutic_moe.safety.encoder import EncoderFiles, EncoderUnavailable, load_base_encoder, mean_pool, token_batch
 from therapeutic_moe.safety.semantic import LOGIT_SCALE, MODEL_FILE, CrisisModel, embed_text, lora_encoder, window_text
@@ -108,10 +109,11 @@ def training_set() -> tuple[list[CorpusItem], np.ndarray]:
 
 
 def client_turn_items(first_origin: int) -> tuple[list[CorpusItem], list[int]]:
-    """Real client turns from the AnnoMI sessions that may train the head (even transcript
-    ids; the odd ones are the audit's), as negatives: alternately the turn alone and the
-    window before it, as the detector reads them. Turns the rules flag are left out (they may
-    be truly concerning). A session's items share one fold. None when the data is absent."""
+    """Real client text as negatives, from the halves that may train the head (even ids; the
+    odd ones are the audit's): AnnoMI client turns, alternately the turn alone and the window
+    before it, as the detector reads them, and counsel-chat questions of everyday topics that
+    name no danger. Text the rules flag is left out (it may be truly concerning). A session's
+    items share one fold. None when the data is absent."""
     rules, items, origin = CrisisDetector(), [], []
     sessions = [turns for tid, turns in annomi_sessions() if trains_the_head(tid)]
     for s, turns in enumerate(sessions):
@@ -120,6 +122,11 @@ def client_turn_items(first_origin: int) -> tuple[list[CorpusItem], list[int]]:
                 continue
             items.append(CorpusItem("client_turn", tuple(window[-1:] if k % 2 == 0 else window), None))
             origin.append(first_origin + s)
+    questions = [q for qid, topic, q in counselchat_threads() if trains_the_head(qid) and topic in EVERYDAY_TOPICS
+                 and names_no_danger(q) and not rules.assess(q).is_crisis]
+    for n, question in enumerate(questions):
+        items.append(CorpusItem("client_turn", (question,), None))
+        origin.append(first_origin + len(sessions) + n)
     return items, origin
 
 
@@ -264,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     model.threshold = threshold
     model.report = {"cv_threshold": None if args.no_cv is not None else threshold,
                     "trained_on": [path.name for path in TRAINING_FILES] + ["probes.json"]
-                    + (["AnnoMI client turns (even transcript ids)"] if "client_turn" in classes else []), "items": len(items),
+                    + (["AnnoMI client turns and everyday counsel-chat questions (even ids)"] if "client_turn" in classes else []), "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
                     "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",
