@@ -198,6 +198,12 @@ class TrainConfig:
         metadata={"help": "For this many optimizer steps every expert runs, weighted by its router "
                   "probability (dense soft routing: every router weight gets gradient), then top-k.", "ge": 0},
     )
+    router_input: str = field(
+        default="token",
+        metadata={"help": "What the routers read: 'token' (each token's hidden state) or 'sequence' (the running "
+                  "mean of the layer input over the conversation so far, so a conversation's tokens share "
+                  "slowly changing experts).", "choices": ["token", "sequence"]},
+    )
     topic_to_domain: dict[str, str] = field(
         default_factory=dict,
         metadata={"help": 'Maps a sample\'s topic label to an expert domain, e.g. {"anxiety": '
@@ -519,7 +525,8 @@ class TrainConfig:
                     "expert_target_modules", "router_init_std", "router_lr_multiplier", "load_balancing_weight", "router_z_loss_weight",
                     "domain_routing_weight", "domain_routing_anneal_steps", "domain_routing_class_balance",
                     "topic_to_domain", "expert_init", "expert_init_std", "expert_structure", "shared_expert",
-                    "balancing", "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps"]
+                    "balancing", "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps",
+                    "router_input"]
         if not self.use_moe:
             changed = fields_differing_from_default(self)
             ignored = [k for k in moe_keys if k in changed]

@@ -148,11 +148,15 @@ def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_id
     if params.seed is not None:
         generator = torch.Generator(device=device).manual_seed(int(params.seed))
     ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
-    past = None
     lock = step_lock or nullcontext()
     # Only the reply's own tokens: penalising the prompt would push the model away from the
     # client's words, which a therapist's reply should be free to reflect back.
     counts: dict[int, int] = {}
+    past = None
+    # This conversation's running means for sequence routers (moe/sequence.py): its own, handed
+    # to the shared context only while its step holds the lock, so interleaved streams of a
+    # server never mix their conversations.
+    sequence_state: dict = {}
     for _ in range(params.max_new_tokens):
         if should_stop is not None and should_stop():
             return
@@ -160,12 +164,13 @@ def generate_steps(model, prompt_ids: list[int], params: SamplingParams, stop_id
             trace = None
             if ctx is not None:
                 ctx.trace = trace = []
+                ctx.sequence_state = sequence_state
             try:
                 # logits_to_keep=1: the prompt's full [T, vocab] logits would be wasted work.
                 out = model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1)
             finally:
                 if ctx is not None:
-                    ctx.trace = None
+                    ctx.trace = ctx.sequence_state = None
             past = out.past_key_values
             gates = last_position_gates(trace, num_layers) if trace else None
             logits = out.logits[0, -1].float()

@@ -71,9 +71,16 @@ class TherapeuticMoEModel(nn.Module):
         return self.peft_model(*args, **kwargs)
 
     def generate(self, *args, **kwargs):
-        if self.context is not None:
-            self.context.clear()
-        return self.peft_model.generate(*args, **kwargs)
+        """HF generate; sequence routers carry each row's running mean across the steps (rows
+        are whole conversations: left padding would enter the mean, so use one row per call)."""
+        if self.context is None:
+            return self.peft_model.generate(*args, **kwargs)
+        self.context.clear()
+        self.context.start_sequence()
+        try:
+            return self.peft_model.generate(*args, **kwargs)
+        finally:
+            self.context.end_sequence()
 
     def forward_loss(self, batch: dict, *, lm_denominator: torch.Tensor | float | None = None,
                      domain_weight: float | None = None, aux_scale: float = 1.0, per_sample: bool = False) -> dict:

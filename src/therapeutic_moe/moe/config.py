@@ -14,9 +14,10 @@ FORMAT_VERSION = 1
 EXPERT_INITS = ("zero", "compensated")
 EXPERT_STRUCTURES = ("independent", "shared_a")
 BALANCING_MODES = ("loss", "aux_free")
+ROUTER_INPUTS = ("token", "sequence")
 # The routing-recipe settings (issue: routing that learns); same names in the train config.
 ROUTING_RECIPE_FIELDS = ("expert_init", "expert_init_std", "expert_structure", "shared_expert", "balancing",
-                         "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps")
+                         "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps", "router_input")
 
 
 @dataclass
@@ -64,6 +65,10 @@ class MoEConfig:
     dense_routing_steps: int = field(default=0, metadata={"help": (
         "For this many optimizer steps every expert runs with its softmax probability as gate "
         "(dense soft routing, every router weight gets LM gradient), then top-k.")})
+    router_input: str = field(default="token", metadata={"help": (
+        "token: each token is routed by its own hidden state. sequence: by the running mean of the "
+        "layer input over its conversation so far (causal; moe/sequence.py), so a conversation's "
+        "tokens share slowly changing experts.")})
     format_version: int = FORMAT_VERSION
 
     @property
@@ -104,7 +109,8 @@ class MoEConfig:
     def _routing_problems(self) -> list[str]:
         problems = [f"{name}={value!r} must be one of {list(choices)}" for name, value, choices in (
             ("expert_init", self.expert_init, EXPERT_INITS), ("expert_structure", self.expert_structure, EXPERT_STRUCTURES),
-            ("balancing", self.balancing, BALANCING_MODES)) if value not in choices]
+            ("balancing", self.balancing, BALANCING_MODES), ("router_input", self.router_input, ROUTER_INPUTS))
+            if value not in choices]
         problems += [f"{name}={value!r} must be an integer >= 0" for name, value in (
             ("load_balancing_warmup_steps", self.load_balancing_warmup_steps),
             ("dense_routing_steps", self.dense_routing_steps))

@@ -22,6 +22,7 @@ from therapeutic_moe.moe.context import RoutingContext
 from therapeutic_moe.moe.experts import StackedLoRAExperts
 from therapeutic_moe.moe.operator import REFERENCE_OPERATOR, ExpertOperator
 from therapeutic_moe.moe.router import TopKRouter
+from therapeutic_moe.moe.sequence import router_input
 
 
 class MoELoRAMLP(nn.Module):
@@ -75,7 +76,8 @@ class MoELoRAMLP(nn.Module):
             return self.base_mlp(hidden_states)
         shape = hidden_states.shape
         x = hidden_states.reshape(-1, shape[-1])
-        routing = self.router(x, self.operator)  # through __call__: FSDP's hooks gather a sharded router
+        read = x if self.cfg.router_input == "token" else router_input(x, shape, self.context, self.layer_index)
+        routing = self.router(read, self.operator)  # through __call__: FSDP's hooks gather a sharded router
         out = self.operator.mlp(self, x, routing.gates)
         ctx = self.context
         if ctx.compute_aux:
