@@ -207,4 +207,8 @@ def test_escalation_uses_earlier_user_turns():
         {"role": "user", "content": "I've been looking at the bridge near my house every day."},
     ]
     assert layer.check_user_message(convo).level is RiskLevel.HIGH
-    assert not layer.check_user_message(convo[2:]).is_crisis
+    # the rules read the bridge as a danger only after the earlier turn (the semantic detector,
+    # trained on such messages, flags it alone as well)
+    rules_only = SafetyLayer(cfg(semantic_crisis_detection=False))
+    assert rules_only.check_user_message(convo).level is RiskLevel.HIGH
+    assert not rules_only.check_user_message(convo[2:]).is_crisis
