@@ -26,8 +26,8 @@ from therapeutic_moe.safety import SafetyLayer
 from therapeutic_moe.safety.corpus import BLIND_FILE, GROUPS, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
-from therapeutic_moe.safety.real_text import SHARED_DATA, annomi_sessions, client_windows, counselchat_questions,
-                                               counselchat_threads, trains_the_head
+from therapeutic_moe.safety.real_text import (SHARED_DATA, annomi_sessions, client_windows, counselchat_questions,
+                                              counselchat_threads, trains_the_head)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
