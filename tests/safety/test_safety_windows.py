@@ -71,3 +71,21 @@ def test_real_client_sessions_are_split_by_transcript_id_and_windows_follow_the_
     windows = client_windows([f"t{k}" for k in range(6)])
     assert windows[0] == ["t0"] and windows[-1] == [f"t{k}" for k in range(6)][-USER_TURNS_WINDOW:]
     assert all(w[-1] == f"t{k}" for k, w in enumerate(windows))
+
+
+def test_real_text_reads_sessions_and_questions_with_their_ids(tmp_path):
+    import json
+
+    from therapeutic_moe.safety.real_text import EVERYDAY_TOPICS, annomi_sessions, counselchat_threads, names_no_danger
+
+    (tmp_path / "annomi_high.json").write_text(json.dumps({"conversations": [
+        {"text": "Therapist: hi\nClient: fine thanks\nTherapist: and?\nClient: work is a lot", "transcript_id": 4}]}))
+    (tmp_path / "counselchat_train.json").write_text(json.dumps({"conversations": [
+        {"text": "Client: How do I talk to my wife?\nTherapist: Try ...", "topic": "marriage", "question_id": 2},
+        {"text": "Client: How do I talk to my wife?\nTherapist: Another answer", "topic": "marriage", "question_id": 2},
+        {"text": "Client: I want to hurt myself\nTherapist: ...", "topic": "depression", "question_id": 3}]}))
+    assert annomi_sessions(tmp_path) == [(4, ["fine thanks", "work is a lot"])]
+    threads = counselchat_threads(tmp_path)
+    assert threads == [(2, "marriage", "How do I talk to my wife?"), (3, "depression", "I want to hurt myself")]
+    assert "marriage" in EVERYDAY_TOPICS and "depression" not in EVERYDAY_TOPICS
+    assert names_no_danger(threads[0][2]) and not names_no_danger(threads[1][2])
