@@ -22,7 +22,10 @@ from pathlib import Path
 from therapeutic_moe.data.pii import PiiScrubber
 from therapeutic_moe.data.pii_planted import DEV, HELDOUT, SCRUBBER_KIND, planted
 
-BLIND_FILE = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data" / "pii_blind.json"
+DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data"
+# Written apart from the scrubber, in this order; each scored once at first (the first one's
+# misses were then read and fixed, so from then on only the second is blind).
+BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
@@ -64,7 +67,7 @@ def clean_lines_table(lines: list[str], show: bool) -> list[str]:
     altered = [(line, out) for line in lines if (out := PiiScrubber().scrub(line)) != line]
     if show:
         for line, out in altered:
-            print(f"  ALTERED [blind clean] {out}")
+            print(f"  ALTERED [clean blind line] {out}")
     return [f"clean blind lines altered: {len(altered)} of {len(lines)} ({len(altered) / len(lines):.3f})"]
 
 
@@ -96,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(planted_table("dev", DEV, args.show_misses)))
     print("\n## Planted identifiers, held-out set\n")
     print("\n".join(planted_table("held-out", HELDOUT, args.show_misses)))
-    blind = json.loads(BLIND_FILE.read_text(encoding="utf-8"))
-    print(f"\n## Planted identifiers, blind set ({BLIND_FILE.name})\n")
-    print("\n".join(planted_table("blind", blind["planted"], args.show_misses)))
-    print()
-    print("\n".join(clean_lines_table(blind["clean"], args.show_misses)))
+    for path in BLIND_FILES:
+        blind = json.loads(path.read_text(encoding="utf-8"))
+        print(f"\n## Planted identifiers, blind set ({path.name})\n")
+        print("\n".join(planted_table(path.stem, blind["planted"], args.show_misses)))
+        print()
+        print("\n".join(clean_lines_table(blind["clean"], args.show_misses)))
     print("\n## Real client lines altered\n")
     print("\n".join(real_table(args.show_altered)))
     return 0
