@@ -71,6 +71,11 @@ ARMS: dict[str, tuple[str, dict]] = {
                                 {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
                                  "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
                                  "router_lr_multiplier": 10.0, "domain_routing_weight": 0.5, "router_input": "sequence"}),
+    "moe_sequence_supervised_lr100": ("moe_sequence_supervised with router learning rate x100",
+                                      {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
+                                       "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
+                                       "router_lr_multiplier": 100.0, "domain_routing_weight": 0.5,
+                                       "router_input": "sequence"}),
 }
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
