@@ -5,8 +5,11 @@ a leak check between training and held-out text, real client text, and latency.
     python scripts/safety_eval.py --show-flagged     # also print the flagged real client turns (to audit by eye)
     python scripts/safety_eval.py --show-misses      # also print held-out misses and false alarms
 
-Real client text (AnnoMI client turns, counsel-chat questions) is read from ../shared/data
-when present; its text is only printed to the terminal with --show-flagged, never stored.
+Real client text (AnnoMI client turns, each read with the client turns before it, and
+counsel-chat questions; only the audit halves the crisis head never trained on, see
+therapeutic_moe/safety/real_text.py) is read from ../shared/data when present; its text is only
+printed to the terminal with --show-flagged, never stored. The default test set is the newest
+blind set.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from therapeutic_moe.safety.real_text import (SHARED_DATA, annomi_sessions, clie
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
 
-ROOT = Path(__file__).resolve().parents[1]
 ORDINARY_GROUPS = ("ordinary", "venting")
 LEAK_SIMILARITY = 0.9  # cosine similarity (base encoder) above which a held-out item counts as a near copy
 
