@@ -15,7 +15,6 @@ blind set.
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 import json
 import statistics
 import sys
@@ -39,8 +38,8 @@ ORDINARY_GROUPS = ("ordinary", "venting")
 LEAK_SIMILARITY = 0.9  # cosine similarity (base encoder) above which a held-out item counts as a near copy
 
 
-def user_turns(item) -> list[dict]:
-    return [{"role": "user", "content": t} for t in item.turns]
+def user_turns(texts) -> list[dict]:
+    return [{"role": "user", "content": t} for t in texts]
 
 
 def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool, bool, bool]]:
@@ -50,7 +49,7 @@ def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool,
         turns = list(item.turns[-USER_TURNS_WINDOW:])
         by_rules = rules.assess_turns(turns).is_crisis
         by_semantic = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
-        out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item)).is_crisis))
+        out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item.turns)).is_crisis))
     return out
 
 
@@ -125,7 +124,7 @@ def real_text_table(layer, rules, show: bool) -> list[str]:
         for turns in items:
             r = rules.assess_turns(turns).is_crisis
             s = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
-            c = layer.check_user_message(user_turns(SimpleNamespace(turns=turns))).is_crisis
+            c = layer.check_user_message(user_turns(turns)).is_crisis
             fired = [fired[0] + r, fired[1] + s, fired[2] + c]
             if show and c:
                 print(f"[{name} | rules={r} semantic={s}] {' || '.join(turns)[-600:]}")

@@ -78,7 +78,7 @@ def probe_items() -> list[CorpusItem]:
             group = _PROBE_CATEGORY_GROUP.get(probe["category"]) or _PROBE_CRISIS_GROUP[(probe["category"], probe["level"])]
             items.append(CorpusItem(group, turns, probe["category"]))
         else:
-            items.append(CorpusItem(_PROBE_KIND_GROUP.get(probe["kind"], "ordinary"), turns, None))
+            items.append(CorpusItem(_PROBE_KIND_GROUP[probe["kind"]], turns, None))
     return items
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import make_tiny_tokenizer, tiny_cfg, tiny_llama
-from therapeutic_moe.config import TrainConfig
+from therapeutic_moe.config import ConfigProblems, TrainConfig
 from therapeutic_moe.modeling import save_trained, wrap_model
 from therapeutic_moe.modeling.saving import load_trained_onto
 from therapeutic_moe.moe import MoEConfig
@@ -35,10 +35,10 @@ def test_segment_means_are_the_mean_over_each_tokens_own_sample_so_far():
 def test_running_means_continue_across_calls_like_one_call():
     torch.manual_seed(1)
     x = torch.randn(1, 9, 4)
-    whole = running_means(x.reshape(-1, 4), x.shape, None, 0)
+    whole = running_means(x.reshape(-1, 4), 1, None, 0)
     state = {}
-    first = running_means(x[:, :6].reshape(-1, 4), x[:, :6].shape, state, 0)
-    rest = [running_means(x[:, k : k + 1].reshape(-1, 4), x[:, k : k + 1].shape, state, 0) for k in range(6, 9)]
+    first = running_means(x[:, :6].reshape(-1, 4), 1, state, 0)
+    rest = [running_means(x[:, k : k + 1].reshape(-1, 4), 1, state, 0) for k in range(6, 9)]
     torch.testing.assert_close(torch.cat([first, *rest]), whole)
     assert state[0][1] == 9
 
@@ -50,18 +50,21 @@ def test_generation_with_the_cache_routes_like_a_full_forward():
         for experts in layer.experts.values():
             torch.nn.init.normal_(experts.expert_B, std=0.5)
     ids = torch.randint(3, 99, (1, 12), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        model.context.sequence_state = {}
+
+    def cached_last_logits(state):
+        model.context.sequence_state = state
         out = model.base(input_ids=ids[:, :9], use_cache=True)
-        past = out.past_key_values
         for k in range(9, 12):
-            out = model.base(input_ids=ids[:, k : k + 1], past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model.base(input_ids=ids[:, k : k + 1], past_key_values=out.past_key_values, use_cache=True)
         model.context.sequence_state = None
+        return out.logits[:, -1]
+
+    with torch.no_grad():
         full = model.base(input_ids=ids).logits[:, -1]
-        token_routed = wrap_model(tiny_llama(seed=0), tiny_cfg(router_init_std=1.0), "tiny")
-    torch.testing.assert_close(out.logits[:, -1], full, atol=1e-4, rtol=1e-4)
-    assert model.moe_config.router_input == "sequence" and token_routed.moe_config.router_input == "token"
+        with_state, without_state = cached_last_logits({}), cached_last_logits(None)
+    torch.testing.assert_close(with_state, full, atol=1e-4, rtol=1e-4)
+    # without the carried sum each new token would be routed as a conversation of its own
+    assert (without_state - full).abs().max() > 1e-2
 
 
 def test_the_loss_path_routes_packed_samples_separately_and_the_router_learns(tmp_path):
@@ -83,5 +86,5 @@ def test_the_loss_path_routes_packed_samples_separately_and_the_router_learns(tm
 def test_an_unknown_router_input_is_refused_by_name():
     with pytest.raises(ValueError, match="router_input='tokens' must be one of"):
         MoEConfig(router_input="tokens")
-    with pytest.raises(Exception, match='router_input: "conversation" is not one of "token", "sequence"'):
+    with pytest.raises(ConfigProblems, match='router_input: "conversation" is not one of "token", "sequence"'):
         TrainConfig(router_input="conversation")

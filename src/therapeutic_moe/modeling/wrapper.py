@@ -76,11 +76,11 @@ class TherapeuticMoEModel(nn.Module):
         if self.context is None:
             return self.peft_model.generate(*args, **kwargs)
         self.context.clear()
-        self.context.start_sequence()
+        self.context.sequence_state = {}
         try:
             return self.peft_model.generate(*args, **kwargs)
         finally:
-            self.context.end_sequence()
+            self.context.sequence_state = None
 
     def forward_loss(self, batch: dict, *, lm_denominator: torch.Tensor | float | None = None,
                      domain_weight: float | None = None, aux_scale: float = 1.0, per_sample: bool = False) -> dict:

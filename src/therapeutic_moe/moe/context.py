@@ -38,16 +38,10 @@ class RoutingContext:
     # with PEFT's disable_adapter() the model is exactly the base model (evaluation baseline).
     bypass_experts: bool = False
     # Sequence routing during generation (moe/sequence.py): layer -> (running sum [B, d], tokens
-    # so far) of the conversation being generated; None outside a generation. clear() keeps it:
-    # every decoding step's forward clears the aux terms but continues the same conversation.
+    # so far) of the conversation being generated; None outside a generation. The generating
+    # code sets a fresh dict per conversation. clear() keeps it: every decoding step's forward
+    # clears the aux terms but continues the same conversation.
     sequence_state: dict | None = None
-
-    def start_sequence(self) -> None:
-        """The next forwards continue one new conversation (its prompt, then each new token)."""
-        self.sequence_state = {}
-
-    def end_sequence(self) -> None:
-        self.sequence_state = None
 
     def begin(self, token_mask=None, sample_ids=None, sample_domains=None) -> None:
         self.token_mask, self.sample_ids, self.sample_domains = token_mask, sample_ids, sample_domains

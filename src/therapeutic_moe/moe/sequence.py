@@ -32,10 +32,12 @@ def segment_means(x: torch.Tensor, sample_ids: torch.Tensor, rows: int) -> torch
     return ((sums - before) / counts).reshape(n, d)
 
 
-def running_means(x: torch.Tensor, shape: torch.Size, state: dict | None, layer_index: int) -> torch.Tensor:
-    """[N, d] fp32 for generation: each row of ``shape`` [B, T, d] is one conversation that
-    continues the running sum in ``state`` (None: the rows start here and nothing is kept)."""
-    rows, t, d = (shape[0], shape[1], shape[-1]) if len(shape) == 3 else (1, shape[0], shape[-1])
+def running_means(x: torch.Tensor, rows: int, state: dict | None, layer_index: int) -> torch.Tensor:
+    """[N, d] fp32 for generation: each of the ``rows`` rows of ``x`` (flat [N, d]) is one
+    conversation that continues the running sum in ``state`` (None: the rows start here and
+    nothing is kept)."""
+    n, d = x.shape
+    t = n // rows
     xs = x.float().reshape(rows, t, d)
     prior_sum, prior_count = (state or {}).get(layer_index, (None, 0))
     sums = xs.cumsum(dim=1)
@@ -50,7 +52,8 @@ def running_means(x: torch.Tensor, shape: torch.Size, state: dict | None, layer_
 def router_input(x: torch.Tensor, shape: torch.Size, context, layer_index: int) -> torch.Tensor:
     """What a sequence router reads: segment means when the batch says where samples are (the
     loss path of training and evaluation), else running means (generation)."""
+    rows = shape[0] if len(shape) == 3 else 1  # the decoder's [B, T, d], or one flat sequence
     with torch.autocast(device_type=x.device.type, enabled=False):
         if context.sample_ids is not None:
-            return segment_means(x, context.sample_ids, x.shape[0] // shape[-2] if len(shape) == 3 else 1)
-        return running_means(x, shape, context.sequence_state, layer_index)
+            return segment_means(x, context.sample_ids, rows)
+        return running_means(x, rows, context.sequence_state, layer_index)

@@ -20,7 +20,7 @@ CORPUS_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
 DEV_FILE = CORPUS_DIR / "crisis_corpus_dev.json"
 TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json")
-BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind2.json"  # the newest blind set: the one not yet scored
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind2.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
@@ -48,8 +48,8 @@ GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
     "venting": (None, RiskLevel.NONE),
     "ordinary": (None, RiskLevel.NONE),
     "multi_turn_calm": (None, RiskLevel.NONE),
-    # real client turns of the AnnoMI sessions that may train the head (real_text.py): never
-    # in a corpus file, only read from the shared data at training time
+    # real client text that may train the head (real_text.py: AnnoMI turns, everyday counsel-chat
+    # questions, even ids): never in a corpus file, only read from the shared data at training time
     "client_turn": (None, RiskLevel.NONE),
 }
 
