@@ -19,8 +19,9 @@ from therapeutic_moe.safety.assessment import CATEGORIES, RiskLevel
 CORPUS_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
 DEV_FILE = CORPUS_DIR / "crisis_corpus_dev.json"
-TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json")
-BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind2.json"  # the newest blind set, the one whose score counts
+TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json",
+                  CORPUS_DIR / "crisis_corpus_train_voices2.json")
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind3.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
