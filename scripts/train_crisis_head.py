@@ -134,10 +134,11 @@ _CONTEXT_GROUPS = ("ordinary", "venting")  # what people say before (or after) t
 
 
 def context_windows(originals: list[CorpusItem], every: int = 3, seed: int = 0) -> tuple[list[CorpusItem], list[int]]:
-    """Windows as the detector reads them in a conversation, from single messages:
-    one or two ordinary turns before a message keep its label (a crisis after small talk is a
-    crisis), and an ordinary change of subject after a crisis message is a calm window (the
-    crisis was answered on its own turn; the latest turn does not carry it on)."""
+    """Windows as the detector reads them in a conversation, from single messages: one or two
+    ordinary turns before a message keep its label (a crisis after small talk is a crisis), and
+    so does an ordinary turn after a crisis message (risk said a turn ago still stands: the
+    window must not read a change of subject as the all-clear; a clarification that the first
+    message was a figure of speech is what ends it, and the corpus's multi_turn_calm items teach that)."""
     rng = np.random.default_rng(seed)
     singles = [(k, i) for k, i in enumerate(originals) if len(i.turns) == 1]
     context = [i.text for _, i in singles if i.group in _CONTEXT_GROUPS]
@@ -149,7 +150,7 @@ def context_windows(originals: list[CorpusItem], every: int = 3, seed: int = 0) 
         windows.append(CorpusItem(item.group, (*before, item.text), item.category))
         origin.append(k)
         if item.is_crisis and n % (2 * every) == 0:
-            windows.append(CorpusItem("multi_turn_calm", (item.text, context[rng.integers(len(context))]), None))
+            windows.append(CorpusItem(item.group, (item.text, context[rng.integers(len(context))]), item.category))
             origin.append(k)
     return windows, origin
 

@@ -129,6 +129,11 @@ def test_ordinary_and_short_replies_are_not_flagged():
 
 
 @needs_encoder
-def test_a_calm_turn_after_a_crisis_is_not_read_with_the_earlier_turns():
+def test_a_change_of_subject_after_a_crisis_keeps_the_crisis_but_a_clarification_ends_it():
     layer = SafetyLayer()
-    assert not layer.semantic.assess_turns(["I want to die", "can we talk about my exams instead?"]).is_crisis
+    # risk said a turn ago still stands when the person moves on to something else
+    assert layer.semantic.assess_turns(["I want to die", "can we talk about my exams instead?"]).is_crisis
+    assert layer.semantic.assess_turns(["i took all my pills an hour ago", "what time is it"]).is_crisis
+    # ... but not when the next turn shows the first was a figure of speech
+    assert not layer.semantic.assess_turns(["i want to die", "of embarrassment, i tripped on stage lol"]).is_crisis
+    assert not layer.semantic.assess_turns(["I dont want to be here anymore", "at this party i mean, its so boring"]).is_crisis

@@ -49,18 +49,22 @@ def test_a_single_turn_is_scored_alone():
     assert detector.seen == [["I have the pills here"]]
 
 
-def test_context_windows_keep_labels_and_make_calm_windows_after_a_crisis():
+def test_context_windows_keep_labels_before_and_after_a_crisis():
     originals = [CorpusItem("ordinary", (f"small talk {k}",)) for k in range(6)]
     originals += [CorpusItem("active_ideation", (f"crisis {k}",), "suicide") for k in range(6)]
     windows, origin = train_crisis_head.context_windows(originals, every=1)
     crisis_windows = [w for w in windows if w.group == "active_ideation"]
-    assert crisis_windows and all(w.turns[-1].startswith("crisis") and len(w.turns) in (2, 3) for w in crisis_windows)
-    assert all(t.startswith("small talk") for w in crisis_windows for t in w.turns[:-1])
-    calm = [w for w in windows if w.group == "multi_turn_calm"]
-    assert calm and all(not w.is_crisis and w.turns[0].startswith("crisis") and w.turns[1].startswith("small talk")
-                        for w in calm)
-    assert len(origin) == len(windows) and all(originals[k].text == w.turns[-1] or w.group == "multi_turn_calm"
-                                               for k, w in zip(origin, windows))
+    before = [w for w in crisis_windows if w.turns[-1].startswith("crisis")]
+    assert before and all(len(w.turns) in (2, 3) and all(t.startswith("small talk") for t in w.turns[:-1])
+                          for w in before)
+    after = [w for w in crisis_windows if not w.turns[-1].startswith("crisis")]
+    # a harmless turn after a crisis message is still a crisis window, never a calm one
+    assert after and all(w.is_crisis and w.turns[0].startswith("crisis") and w.turns[1].startswith("small talk")
+                         for w in after)
+    assert not [w for w in windows if w.group == "multi_turn_calm"]
+    assert len(origin) == len(windows) and all(originals[k].text in w.turns for k, w in zip(origin, windows))
+    ordinary = [w for w in windows if w.group == "ordinary"]
+    assert ordinary and all(not w.is_crisis for w in ordinary)
 
 
 def test_real_client_sessions_are_split_by_transcript_id_and_windows_follow_the_layer():

@@ -10,9 +10,10 @@ summed probability of the crisis groups, and a message is a crisis from the stor
 Multi-turn: the latest user message is scored alone and, when earlier user turns exist, also
 as one window with up to two of them (both in one encoder batch); the higher score counts. The
 head is trained on such windows too (conversations whose risk only shows across turns, ordinary
-turns before a crisis, and a change of subject after one), so "after my shift tomorrow then"
-after "I've worked out how" is read together, while "can we talk about my exams instead?"
-after a crisis is not flagged again.
+turns before or after a crisis, and alarming openers that the next turn shows to be harmless),
+so "after my shift tomorrow then" after "I've worked out how" is read together, a change of
+subject right after a crisis still counts as one, and "to my school lol" after "i wrote a
+goodbye letter" does not.
 """
 
 from __future__ import annotations
