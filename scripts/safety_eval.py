@@ -1,5 +1,7 @@
-"""Print the crisis-detection tables of docs/safety.md: held-out recall per group, false alarms,
-a leak check between training and held-out text, real client text, and latency.
+"""Print the crisis-detection tables of docs/safety.md (recall, false alarms, real text, latency).
+
+Held-out recall per group, false alarms, a leak check between training and held-out text,
+real client text, and latency.
 
     python scripts/safety_eval.py                    # all tables
     python scripts/safety_eval.py --show-flagged     # also print the flagged real client turns (to audit by eye)
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 
 from therapeutic_moe.safety import SafetyLayer
-from therapeutic_moe.safety.corpus import BLIND_FILE, GROUPS, load_corpus
+from therapeutic_moe.safety.corpus import BLIND_FILE, CORPUS_DIR, GROUPS, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
 from therapeutic_moe.safety.real_text import (SHARED_DATA, annomi_sessions, client_windows, counselchat_questions,
@@ -51,6 +53,18 @@ def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool,
         by_semantic = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
         out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item.turns)).is_crisis))
     return out
+
+
+def third_party_replies(layer: SafetyLayer, items) -> list[str]:
+    """How the fired third-party items are answered: worry about someone else should get the
+    helper's reply (resources, how to support them), not the reply for a person at risk."""
+    from therapeutic_moe.inference.safety_bridge import HELPER_REPLY_ID, SafetyBridge
+
+    bridge = SafetyBridge(layer, third_party_reply="{resources}")
+    fired = [a for a in (bridge.check(user_turns(i.turns)) for i in items if i.group == "third_party") if a is not None]
+    helper = sum(HELPER_REPLY_ID in a.matched_rules for a in fired)
+    return [f"third-party worry that fired: {len(fired)}; answered with the helper's reply: {helper}, "
+            f"with the reply for a person at risk: {len(fired) - helper}"]
 
 
 def group_table(items, verdicts) -> list[str]:
@@ -158,9 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="print held-out misses and false alarms")
     parser.add_argument("--skip-real", action="store_true", help="skip the real-text audit")
     parser.add_argument("--heldout", type=Path, default=BLIND_FILE,
-                        help=f"the test set to score (default: {BLIND_FILE.name}, the newest blind set; "
-                             "crisis_corpus_blind.json beside it is the first, already scored)")
+                        help=f"the test set to score: a path, or a file name beside the corpus (default: "
+                             f"{BLIND_FILE.name}, the newest blind set; crisis_corpus_blind.json and "
+                             "crisis_corpus_blind2.json are the earlier ones, already scored)")
     args = parser.parse_args(argv)
+    if not args.heldout.exists() and (CORPUS_DIR / args.heldout).exists():
+        args.heldout = CORPUS_DIR / args.heldout
     layer, rules = SafetyLayer(), CrisisDetector()
     print("detectors:", layer.detector_status["mode"], layer.detector_status["semantic_unavailable"] or "")
     heldout = load_corpus(args.heldout)
@@ -169,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(group_table(heldout, verdicts)))
     print("\n## Held-out corpus, summary\n")
     print("\n".join(summary_table(heldout, verdicts)))
+    print("\n" + "\n".join(third_party_replies(layer, heldout)))
     if args.show_misses:
         for item, v in zip(heldout, verdicts):
             if v[2] != item.is_crisis:
