@@ -1,7 +1,7 @@
 """Print the crisis-detection tables of docs/safety.md (recall, false alarms, real text, latency).
 
-Held-out recall per group, false alarms, a leak check between training and held-out text,
-real client text, and latency.
+Held-out recall per group and false alarms, how fired third-party worry is answered, a leak
+check between training and held-out text, real client text, and latency.
 
     python scripts/safety_eval.py                    # all tables
     python scripts/safety_eval.py --show-flagged     # also print the flagged real client turns (to audit by eye)
