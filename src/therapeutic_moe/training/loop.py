@@ -64,7 +64,11 @@ def train(run) -> int:
     """Run training for a RunConfig; returns the process exit code."""
     d = init_distributed()
     try:
-        return Trainer(run, d).fit()
+        code = Trainer(run, d).fit()
+        # Rank 0 exports alone after the last collective; the others wait for it here, because a
+        # rank that tears the gloo group down while a peer still holds it can abort (SIGABRT).
+        d.barrier()
+        return code
     finally:
         shutdown(d)
 
