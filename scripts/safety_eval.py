@@ -32,6 +32,7 @@ from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
 from therapeutic_moe.safety.real_text import (SHARED_DATA, annomi_sessions, client_windows, counselchat_questions,
                                               counselchat_threads, trains_the_head)
+from therapeutic_moe.safety.semantic import window_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_crisis_head import training_items  # noqa: E402  (the head's exact training items, probes included)
@@ -94,6 +95,27 @@ def summary_table(items, verdicts) -> list[str]:
     return lines
 
 
+def engine_agreement(layer: SafetyLayer, items) -> list[str]:
+    """The semantic detector's decisions on ONNX Runtime against PyTorch, for every text it
+    reads on the held-out set (each latest message and each window)."""
+    detector = layer.semantic
+    if detector is None or detector.encoder.engine != "onnxruntime":
+        return [f"engine: {detector.encoder.engine if detector else 'none'} (no ONNX Runtime check)"]
+    texts = sorted({t for i in items for t in ([i.text] + ([window_text(i.turns)] if len(i.turns) > 1 else []))})
+    fast = np.array([s.crisis_probability for s in detector.scores(texts)])
+    onnx_forward, detector.encoder._onnx_forward = detector.encoder._onnx_forward, None
+    try:
+        detector.encoder.clear_cache()
+        slow = np.array([s.crisis_probability for s in detector.scores(texts)])
+    finally:
+        detector.encoder._onnx_forward = onnx_forward
+        detector.encoder.clear_cache()
+    threshold = detector.model.threshold
+    flips = int(((fast >= threshold) != (slow >= threshold)).sum())
+    return [f"engine: onnxruntime; decisions that differ from PyTorch: {flips} of {len(texts)} texts "
+            f"(largest probability difference {np.abs(fast - slow).max():.1e})"]
+
+
 def leak_check(heldout, train) -> tuple[list[str], list[tuple[float, str, str]]]:
     from therapeutic_moe.safety.encoder import SentenceEncoder
 
@@ -147,22 +169,32 @@ def real_text_table(layer, rules, show: bool) -> list[str]:
 
 
 def latency(layer, items) -> list[str]:
-    """Timed with an empty encoder cache per case: every message is new to the encoder."""
+    """Timed with an empty encoder cache per case: every message is new to the encoder. With
+    the encoder on ONNX Runtime, PyTorch is timed in the same run as the baseline."""
     singles = [[{"role": "user", "content": i.text}] for i in items]
     histories = [[{"role": "user", "content": t} for t in (items[k - 3].text, items[k - 2].text, items[k - 1].text, items[k].text)]
                  for k in range(3, len(items))]
+    encoder = layer.semantic.encoder if layer.semantic is not None else None
+    engines = [encoder.engine if encoder else "rules only"] + (["torch"] if encoder and encoder.engine == "onnxruntime" else [])
+    onnx_forward = encoder._onnx_forward if encoder else None
     lines = []
     for name, cases in (("one message", singles), ("four user turns", histories)):
-        times = []
-        for messages in cases:
-            if layer.semantic is not None:
-                layer.semantic.encoder.clear_cache()
-            start = time.perf_counter()
-            layer.check_user_message(messages)
-            times.append((time.perf_counter() - start) * 1000)
-        times.sort()
-        lines.append(f"check_user_message, {name}: median {statistics.median(times):.1f} ms, "
-                     f"p95 {times[int(0.95 * len(times))]:.1f} ms (n={len(times)})")
+        for engine in engines:
+            if encoder is not None:
+                encoder._onnx_forward = onnx_forward if engine == "onnxruntime" else None
+            times = []
+            for messages in cases:
+                if encoder is not None:
+                    encoder.clear_cache()
+                start = time.perf_counter()
+                layer.check_user_message(messages)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            lines.append(f"check_user_message, {name}, encoder on {engine}: median {statistics.median(times):.1f} ms, "
+                         f"p95 {times[int(0.95 * len(times))]:.1f} ms (n={len(times)})")
+    if encoder is not None:
+        encoder._onnx_forward = onnx_forward
+        encoder.clear_cache()
     return lines
 
 
@@ -187,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Held-out corpus, summary\n")
     print("\n".join(summary_table(heldout, verdicts)))
     print("\n" + "\n".join(third_party_replies(layer, heldout)))
+    print("\n".join(engine_agreement(layer, heldout)))
     if args.show_misses:
         for item, v in zip(heldout, verdicts):
             if v[2] != item.is_crisis:

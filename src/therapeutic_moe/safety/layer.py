@@ -107,7 +107,8 @@ class SafetyLayer:
         """Which crisis detectors run (for /health and the model card)."""
         return {"crisis_detection": self.crisis_detection, "rules": True, "semantic": self.semantic is not None,
                 "mode": "rules+semantic" if self.semantic is not None else "rules only",
-                "semantic_unavailable": self.semantic_unavailable}
+                "semantic_unavailable": self.semantic_unavailable,
+                "semantic_engine": self.semantic.encoder.engine if self.semantic is not None else None}
 
     def _validate(self) -> None:
         problems = []
