@@ -118,3 +118,33 @@ def test_reported_words_of_someone_else_get_the_helpers_reply(assistant):
     reply = assistant.reply([{"role": "user", "content": "my friend said she wants to die"}])
     assert reply.finish_reason == "crisis" and "reply.someone_else_at_risk" in reply.crisis.matched_rules
     assert "ask them directly" in reply.text and "you're going through this" not in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "my dad keeps saying he'd be better off dead",
+    "my mom says she'd be better off dead and I don't know what to do",
+    "my roommate told me she took a bunch of pills an hour ago",
+    "my girlfriend told me she has been saving up her pills",
+])
+def test_a_rule_reading_another_persons_words_gives_the_helpers_reply(assistant, text):
+    reply = assistant.reply([{"role": "user", "content": text}])
+    assert reply.finish_reason == "crisis"  # still a crisis: the resources are given
+    assert any(r.endswith(":someone_else") for r in reply.crisis.matched_rules)
+    assert "reply.someone_else_at_risk" in reply.crisis.matched_rules and "ask them directly" in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "my mom says I'd be better off dead and honestly she's right",
+    "everyone says I'd be better off dead",
+    "my friend said I should talk to someone because I keep thinking about killing myself",
+])
+def test_the_users_own_risk_in_someone_elses_sentence_keeps_the_reply_for_the_person_at_risk(assistant, text):
+    reply = assistant.reply([{"role": "user", "content": text}])
+    assert reply.finish_reason == "crisis"
+    assert "reply.someone_else_at_risk" not in reply.crisis.matched_rules and "ask them directly" not in reply.text
+
+
+def test_a_threat_against_the_user_is_never_read_as_someone_elses_risk(assistant):
+    reply = assistant.reply([{"role": "user", "content": "my husband said he's going to kill me when he gets home"}])
+    assert reply.finish_reason == "crisis"
+    assert "reply.someone_else_at_risk" not in reply.crisis.matched_rules

@@ -72,17 +72,22 @@ def about_someone_else(assessment, latest_user_text: str) -> bool:
     """True when the crisis is another person's and the user is the one trying to help.
 
     The rules know whose words they read; the semantic detector does not. So: no rule found
-    the user's own risk (only the third-party rule, context or the semantic detector fired),
-    and either the third-party rule fired or the latest message puts someone else's risk in
+    the user's own risk (only the third-party rule, rules that read another person's words
+    such as "my dad keeps saying he'd be better off dead", context or the semantic detector
+    fired), and one of those rules fired or the latest message puts someone else's risk in
     words ("my friend said she wants to die")."""
+    from therapeutic_moe.safety.crisis_detector import SOMEONE_ELSE_SUFFIX
     from therapeutic_moe.safety.crisis_rules import SOMEONE_ELSE_AT_RISK, THIRD_PARTY_RULE_IDS
     from therapeutic_moe.safety.normalize import normalize
 
-    rule_ids = [r.split(":")[0] for r in getattr(assessment, "matched_rules", ()) or ()]
+    matched = tuple(getattr(assessment, "matched_rules", ()) or ())
+    reported = [r for r in matched if r.endswith(SOMEONE_ELSE_SUFFIX)]  # a rule read another person's risk
+    rule_ids = [r.split(":")[0] for r in matched if r not in reported]
     own = [r for r in rule_ids if not r.startswith(("context.", "semantic", "reply.")) and r not in THIRD_PARTY_RULE_IDS]
     if own:
         return False
-    return bool(THIRD_PARTY_RULE_IDS.intersection(rule_ids)) or bool(SOMEONE_ELSE_AT_RISK.search(normalize(latest_user_text)))
+    return (bool(reported) or bool(THIRD_PARTY_RULE_IDS.intersection(rule_ids))
+            or bool(SOMEONE_ELSE_AT_RISK.search(normalize(latest_user_text))))
 
 
 def _text_of(content) -> str:

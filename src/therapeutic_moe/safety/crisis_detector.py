@@ -36,6 +36,7 @@ from therapeutic_moe.safety.crisis_rules import (
     NEGATION_EXCEPTIONS,
     NEGATORS,
     PRESENT_AGAIN,
+    THIRD_PARTY_RULE_IDS,
     THIRD_PERSON,
     TIMING_KINDS,
     CrisisRule,
@@ -50,6 +51,9 @@ _BUT_CONTINUES = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 NEGATION_WINDOW = 4  # tokens before a match searched for "not", "never", ...
 SELF_HARM = "self_harm"
+SOMEONE_ELSE_SUFFIX = ":someone_else"  # a rule id's mark: the words were about another person's risk
+_USER_IN_MATCH = re.compile(r"\b(?:i|im|ive|id|ill|me|my|mine|my ?self)\b")
+OTHERS_OWN_RISK = frozenset({"suicide", SELF_HARM})  # harm to others and abuse are never re-read so
 
 
 @dataclass
@@ -159,6 +163,7 @@ class CrisisDetector:
                     continue
                 if rule.category:
                     rule_id = rule.id + (":intent" if level > rule.level else "")
+                    rule_id += SOMEONE_ELSE_SUFFIX if outcome == "someone_else" else ""
                     found.categories.setdefault(rule.category, _CategoryEvidence()).add(
                         level, max(rule.weight, 3.0 if level is RiskLevel.HIGH else 0.0), rule_id
                     )
@@ -198,6 +203,11 @@ class CrisisDetector:
                 lead = " ".join(_WORD.findall(before[start:])[-5:]) + " " + m.group(0)
                 if INTENT_WORDS.search(lead) and not FEAR_WORDS.search(lead):
                     level = RiskLevel.HIGH
+            # "my dad keeps saying he'd be better off dead": still a crisis (the resources are
+            # given), but the risk is another person's, so the helper's reply is the right one
+            if rule.category in OTHERS_OWN_RISK and rule.id not in THIRD_PARTY_RULE_IDS and _about_someone_else(before) \
+                    and not _USER_IN_MATCH.search(m.group(0)):  # "they'd be better off without me" is the user's
+                return "someone_else", level, ""
             return "hit", level, ""
         return denied
 

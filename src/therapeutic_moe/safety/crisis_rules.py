@@ -135,7 +135,9 @@ NEGATION_EXCEPTIONS = frozenset("sure that longer one even know care matter idea
 FEAR_WORDS = _c(r"\b(?:afraid|scared|worried|terrified|fear|frightened|panic\w*)\b")
 INTENT_WORDS = _c(r"\b(?:going to|about to|planning (?:to|on)|plan to|decided to|ready to|will|ill|finally)\b")
 THIRD_PERSON = _c(
-    rf"\b(?:he|she|they|hes|shes|theyre|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?(?:{RELATION}|client|patient|student|teen|teenager)s?)\b"
+    rf"\b(?:he|she|they|hes|shes|theyre|hed|theyd|theyve|theyll|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?(?:{RELATION}|client|patient|student|teen|teenager)s?)\b"
+    # "she'd" loses its apostrophe in the normal form; "shed" is a word too, so only before a verb
+    r"|\bshed(?=\s+(?:be|rather|never|have|want|like|wish|do|go|end|kill|take)\b)"
 )
 FIRST_PERSON = _c(r"\b(?:i|im|ive|id|ill|me|my ?self)\b")
 EDUCATIONAL = (
