@@ -24,8 +24,9 @@ from therapeutic_moe.data.pii_planted import DEV, HELDOUT, SCRUBBER_KIND, plante
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data"
 # Written apart from the scrubber, in this order; each scored once at first (the first one's
-# misses were then read and fixed, so from then on only the second is blind).
-BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json")
+# misses were then read and fixed; the second one's misses were read on 2026-12-02, so from then on
+# only the third is blind).
+BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
@@ -33,7 +34,8 @@ from safety_eval import real_client_texts  # noqa: E402  (the same real texts as
 _TOKEN = re.compile(r"[^\W_]{2,}")
 # Words inside an identifier that say what it is rather than who: they may stay.
 _GENERIC = {"dot", "at", "com", "ext", "street", "road", "flat", "apartment", "county", "the", "of", "de", "des",
-            "via", "rue", "calle", "dr", "sn", "https", "www", "org", "net", "and", "ms", "mr"}
+            "via", "rue", "calle", "dr", "sn", "https", "www", "org", "net", "and", "ms", "mr",
+            "auntie", "aunty", "uncle"}
 
 
 def caught(value: str, scrubbed: str) -> bool:

@@ -192,3 +192,19 @@ def test_digit_free_text_skips_digit_kinds_but_keeps_names():
     scrubber = PiiScrubber()
     assert scrubber.scrub("my sister Aroha called, no numbers here") == "my sister [NAME] called, no numbers here"
     assert dict(scrubber.counts) == {"name": 1}
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Deepika auntie rings me every morning", "auntie rings me"),
+    ("I told Ravi uncle I'm not coming", "uncle I'm not coming"),
+    ("Kenji-san from the dojo noticed", "-san from the dojo"),
+])
+def test_a_kinship_word_or_honorific_after_a_name_marks_it(text, kept):
+    out = PiiScrubber().scrub(text)
+    assert out.startswith("[NAME]") or "[NAME]" in out
+    assert kept in out
+
+
+def test_a_kinship_word_alone_is_no_name():
+    for text in ("My auntie said no", "The Uncle ran off", "my uncle is kind"):
+        assert "[NAME]" not in PiiScrubber().scrub(text)

@@ -96,6 +96,9 @@ _PLACE_AFTER = re.compile(rf"(?:,\s*|\s+in\s+)([{_UPPER}][{_LOWER}]+(?:\s[{_UPPE
                           r"(?:\s\d{1,2}[A-Z]?\b)?")
 
 
+_HONORIFIC_AFTER = re.compile(r"(?:\s+(?:auntie|aunty|uncle|ji|bhai|didi|bhaiya|amma|appa)\b|-(?:san|chan|kun|sama|ji)\b)")
+
+
 def _plain(word: str) -> str:
     return word.lower().translate(_ACCENTS)
 
@@ -125,6 +128,8 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             (_known_name(word) and lower not in AMBIGUOUS_NAMES and lower not in NOT_NAMES)
             or (_is_name_word(word) and _STRONG_CUE.search(before) is not None)
             or (lower in AMBIGUOUS_NAMES and _WEAK_CUE.search(before) is not None)
+            # "Sunita auntie", "Ravi uncle", "Kenji-san": a kinship word or honorific after a name
+            or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _HONORIFIC_AFTER.match(text, tok.end()) is not None)
             # "..., Maria." / "..., Maria?" addresses the listener by name
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
