@@ -2,7 +2,8 @@
 
 ``crisis_corpus_train.json`` and ``crisis_corpus_dev.json`` (the first held-out set, a
 development set since its misses were read) train the semantic detector's head; the blind
-sets ``crisis_corpus_blind*.json``, written apart, are only ever scored. Every item belongs to a
+sets ``crisis_corpus_blind*.json``, written apart, are scored once each, and the ones already
+scored train the head too (RETIRED_BLIND_FILES); the newest (BLIND_FILE) never does. Every item belongs to a
 group; a group says whether the item is a crisis, its category and the level it stands for
 (the C-SSRS ladder and the safe-messaging warning signs), or which kind of hard negative it is.
 """
@@ -19,9 +20,12 @@ from therapeutic_moe.safety.assessment import CATEGORIES, RiskLevel
 CORPUS_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
 DEV_FILE = CORPUS_DIR / "crisis_corpus_dev.json"
+# The blind sets already scored train the head too (seventh round): each is text by another
+# examiner in other voices, which hand-written training rounds had stopped adding.
+RETIRED_BLIND_FILES = tuple(CORPUS_DIR / f"crisis_corpus_blind{n}.json" for n in ("", "2", "3", "4", "5"))
 TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json",
-                  CORPUS_DIR / "crisis_corpus_train_voices2.json")
-BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind3.json"  # the newest blind set, the one whose score counts
+                  CORPUS_DIR / "crisis_corpus_train_voices2.json") + RETIRED_BLIND_FILES
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind6.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {

@@ -1,8 +1,8 @@
 """The learned crisis detector: a LoRA-tuned sentence encoder and a softmax head over the corpus groups.
 
 ``crisis_model.safetensors`` beside this file holds the LoRA deltas of all-MiniLM-L6-v2 (PEFT,
-rank 8) and the head, trained by ``scripts/train_crisis_head.py`` on
-``crisis_corpus_train.json`` and the rule probes. At load the deltas are merged into the
+rank 8) and the head, trained by ``scripts/train_crisis_head.py`` on the corpus files
+(``corpus.TRAINING_FILES``), the rule probes and real client turns. At load the deltas are merged into the
 pinned encoder, so scoring costs one plain encoder pass. The head's classes are the corpus
 groups (C-SSRS steps, warning signs, kinds of hard negative); the crisis probability is the
 summed probability of the crisis groups, and a message is a crisis from the stored threshold.
@@ -11,9 +11,10 @@ Multi-turn: the latest user message is scored alone and, when earlier user turns
 as one window with up to two of them (both in one encoder batch); the higher score counts. The
 head is trained on such windows too (conversations whose risk only shows across turns, ordinary
 turns before or after a crisis, and alarming openers that the next turn shows to be harmless),
-so "after my shift tomorrow then" after "I've worked out how" is read together, a change of
-subject right after a crisis still counts as one, and "to my school lol" after "i wrote a
-goodbye letter" does not.
+so "after my shift tomorrow then" after "I've worked out how" is read together, "what time is
+it" after "i took all my pills an hour ago" still counts as a crisis, and "to my school lol"
+after "i wrote a goodbye letter" does not. (A plain change of subject right after "I want to
+die" reads as calm with the seventh-round model: docs/safety.md, Known limits.)
 """
 
 from __future__ import annotations
