@@ -46,7 +46,7 @@ def test_onnx_runtime_gives_the_same_embeddings_for_every_batch_shape():
     rng = np.random.default_rng(1)
     batches = [random_texts(rng, n) for n in (1, 2, 5, 32)]  # 1 to 200 words: padding and the 128-token cut
     expected = [encoder.encode(b) for b in batches]
-    assert encoder.use_onnx_runtime() == "onnxruntime" and encoder.engine == "onnxruntime"
+    assert onnx_encoder.move_to_onnx_runtime(encoder) == "onnxruntime" and encoder.engine == "onnxruntime"
     for batch, want in zip(batches, expected):
         got = encoder.encode(batch)
         assert got.shape == want.shape
@@ -56,7 +56,7 @@ def test_onnx_runtime_gives_the_same_embeddings_for_every_batch_shape():
 def test_without_onnxruntime_the_encoder_stays_on_torch_and_says_why(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     encoder = tiny_encoder()
-    assert encoder.use_onnx_runtime() == "torch (onnxruntime is not installed (onnxruntime))"
+    assert onnx_encoder.move_to_onnx_runtime(encoder) == "torch (onnxruntime is not installed (onnxruntime))"
     assert encoder.encode(["i feel low"]).shape == (1, 32)
 
 
@@ -64,7 +64,7 @@ def test_a_session_that_differs_from_torch_is_refused(monkeypatch):
     monkeypatch.setattr(onnx_encoder, "MAX_DIFFERENCE", -1.0)  # any difference, even 0, is too much
     encoder = tiny_encoder()
     want = encoder.encode(["so tired of it all"])
-    engine = encoder.use_onnx_runtime()
+    engine = onnx_encoder.move_to_onnx_runtime(encoder)
     assert engine.startswith("torch (ONNX Runtime differs from PyTorch by")
     np.testing.assert_array_equal(encoder.encode(["so tired of it all"]), want)
 

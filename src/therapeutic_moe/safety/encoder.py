@@ -115,8 +115,8 @@ def mean_pool(model, input_ids, mask):
 
 class SentenceEncoder:
     """Text -> unit-length 384-d embeddings, with a small cache of recent texts. Thread-safe.
-    Runs in PyTorch until ``use_onnx_runtime()`` moves it to ONNX Runtime (same numbers, faster
-    on CPU); ``engine`` says which one runs."""
+    Runs in PyTorch until ``onnx_encoder.move_to_onnx_runtime`` moves it to ONNX Runtime (same
+    numbers, faster on CPU); ``engine`` says which one runs."""
 
     def __init__(self, model=None, tokenizer=None):
         import torch
@@ -130,18 +130,12 @@ class SentenceEncoder:
         self._onnx_forward = None
         self.engine = "torch"
 
-    def use_onnx_runtime(self) -> str:
-        """Move the forward pass to ONNX Runtime when it is installed and matches PyTorch on
-        check texts; stays on PyTorch otherwise. Returns the engine, with the reason if torch."""
-        from therapeutic_moe.safety.onnx_encoder import OnnxUnavailable, onnx_forward
-
-        try:
-            self._onnx_forward = onnx_forward(self.model, self.tokenizer)
-            self.engine = "onnxruntime"
-        except OnnxUnavailable as exc:
-            self.engine = f"torch ({exc})"
+    def use_forward(self, forward, engine: str) -> None:
+        """Run the forward pass with ``forward(input_ids, mask) -> embeddings`` (onnx_encoder's
+        ONNX Runtime session), or in PyTorch again with ``forward=None``."""
+        self._onnx_forward = forward
+        self.engine = engine
         self.clear_cache()
-        return self.engine
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._onnx_forward is not None:  # one text a run: no padding, and a run costs little

@@ -9,7 +9,7 @@ The merged model is exported once per process into memory (about 2 s; nothing is
 disk), and the session is checked against PyTorch on a few texts before it is used: any
 difference above ``MAX_DIFFERENCE`` refuses the session and the encoder stays on PyTorch.
 Without onnxruntime (or the onnx package the exporter needs) the encoder stays on PyTorch too;
-``SentenceEncoder.engine`` says which one runs and why.
+``SentenceEncoder.engine`` says which one runs and why (``move_to_onnx_runtime``).
 """
 
 from __future__ import annotations
@@ -96,3 +96,14 @@ def onnx_forward(model, tokenizer, threads: int | None = None) -> Callable:
     if not difference <= MAX_DIFFERENCE:
         raise OnnxUnavailable(f"ONNX Runtime differs from PyTorch by {difference:.2e} (limit {MAX_DIFFERENCE:g})")
     return forward
+
+
+def move_to_onnx_runtime(encoder) -> str:
+    """Move a SentenceEncoder's forward pass to ONNX Runtime when it is installed and matches
+    PyTorch on the check texts; it stays on PyTorch otherwise. Returns the engine, with the
+    reason when it is torch."""
+    try:
+        encoder.use_forward(onnx_forward(encoder.model, encoder.tokenizer), "onnxruntime")
+    except OnnxUnavailable as exc:
+        encoder.use_forward(None, f"torch ({exc})")
+    return encoder.engine
