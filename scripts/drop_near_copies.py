@@ -25,8 +25,10 @@ from therapeutic_moe.safety.encoder import SentenceEncoder
 SIMILARITY = 0.9
 
 
-def near_copy_flags(encoder, train_turns: list[tuple[str, ...]], blind_turns: list[str]) -> list[bool]:
-    blind = encoder.encode(blind_turns)
+def near_copy_flags(encoder, train_turns: list[tuple[str, ...]], blind_turns: list[str], blind=None) -> list[bool]:
+    """Per training item: is any of its turns a near copy of a blind turn? ``blind``: the blind
+    turns' embeddings when already computed (one encoding for every training file)."""
+    blind = encoder.encode(blind_turns) if blind is None else blind
     blind_exact = {t.lower().strip() for t in blind_turns if len(t.split()) > 2}
     flat = [t for turns in train_turns for t in turns]
     best = (encoder.encode(flat) @ blind.T).max(1) if flat else np.zeros(0)
@@ -58,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     encoder = SentenceEncoder()
     blind_turns = [t for item in load_corpus(blind_path) for t in item.turns]
+    blind = encoder.encode(blind_turns)
     for path in TRAINING_FILES:
         items = load_corpus(path)
         raw_count = len(json.loads(path.read_text(encoding="utf-8"))["items"])
         if raw_count != len(items):
             print(f"error: {path.name}: {raw_count} raw items but {len(items)} loaded", file=sys.stderr)
             return 2
-        flags = near_copy_flags(encoder, [i.turns for i in items], blind_turns)
+        flags = near_copy_flags(encoder, [i.turns for i in items], blind_turns, blind)
         print(f"{path.name}: {sum(flags)} of {len(items)} items are near copies of {blind_path.name}")
         if sum(flags) and not args.dry_run:
             rewrite(path, [not f for f in flags])

@@ -21,6 +21,7 @@ import json
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -103,13 +104,8 @@ def engine_agreement(layer: SafetyLayer, items) -> list[str]:
         return [f"engine: {detector.encoder.engine if detector else 'none'} (no ONNX Runtime check)"]
     texts = sorted({t for i in items for t in ([i.text] + ([window_text(i.turns)] if len(i.turns) > 1 else []))})
     fast = np.array([s.crisis_probability for s in detector.scores(texts)])
-    onnx_forward, detector.encoder._onnx_forward = detector.encoder._onnx_forward, None
-    try:
-        detector.encoder.clear_cache()
+    with detector.encoder.on_torch():
         slow = np.array([s.crisis_probability for s in detector.scores(texts)])
-    finally:
-        detector.encoder._onnx_forward = onnx_forward
-        detector.encoder.clear_cache()
     threshold = detector.model.threshold
     flips = int(((fast >= threshold) != (slow >= threshold)).sum())
     return [f"engine: onnxruntime; decisions that differ from PyTorch: {flips} of {len(texts)} texts "
@@ -176,25 +172,20 @@ def latency(layer, items) -> list[str]:
                  for k in range(3, len(items))]
     encoder = layer.semantic.encoder if layer.semantic is not None else None
     engines = [encoder.engine if encoder else "rules only"] + (["torch"] if encoder and encoder.engine == "onnxruntime" else [])
-    onnx_forward = encoder._onnx_forward if encoder else None
     lines = []
     for name, cases in (("one message", singles), ("four user turns", histories)):
         for engine in engines:
-            if encoder is not None:
-                encoder._onnx_forward = onnx_forward if engine == "onnxruntime" else None
-            times = []
-            for messages in cases:
-                if encoder is not None:
-                    encoder.clear_cache()
-                start = time.perf_counter()
-                layer.check_user_message(messages)
-                times.append((time.perf_counter() - start) * 1000)
+            with encoder.on_torch() if engine == "torch" else nullcontext():
+                times = []
+                for messages in cases:
+                    if encoder is not None:
+                        encoder.clear_cache()
+                    start = time.perf_counter()
+                    layer.check_user_message(messages)
+                    times.append((time.perf_counter() - start) * 1000)
             times.sort()
             lines.append(f"check_user_message, {name}, encoder on {engine}: median {statistics.median(times):.1f} ms, "
                          f"p95 {times[int(0.95 * len(times))]:.1f} ms (n={len(times)})")
-    if encoder is not None:
-        encoder._onnx_forward = onnx_forward
-        encoder.clear_cache()
     return lines
 
 

@@ -80,11 +80,7 @@ def test_the_shipped_detector_runs_on_onnx_runtime_with_the_torch_scores():
     detector = layer.semantic
     texts = [window_text(i.turns) for i in load_corpus(DEV_FILE)[::6]]
     fast = [s.crisis_probability for s in detector.scores(texts)]
-    onnx_forward, detector.encoder._onnx_forward = detector.encoder._onnx_forward, None
-    try:
-        detector.encoder.clear_cache()
+    with detector.encoder.on_torch():
         slow = [s.crisis_probability for s in detector.scores(texts)]
-    finally:
-        detector.encoder._onnx_forward = onnx_forward
-        detector.encoder.clear_cache()
+    assert detector.encoder.engine == "onnxruntime"  # restored after the block
     np.testing.assert_allclose(fast, slow, atol=1e-5)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +137,16 @@ class SentenceEncoder:
         self._onnx_forward = forward
         self.engine = engine
         self.clear_cache()
+
+    @contextmanager
+    def on_torch(self):
+        """Run in PyTorch inside the block (a baseline for the ONNX Runtime engine), then as before."""
+        forward, engine = self._onnx_forward, self.engine
+        self.use_forward(None, "torch")
+        try:
+            yield self
+        finally:
+            self.use_forward(forward, engine)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._onnx_forward is not None:  # one text a run: no padding, and a run costs little
