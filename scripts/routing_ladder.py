@@ -76,6 +76,17 @@ ARMS: dict[str, tuple[str, dict]] = {
                                        "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
                                        "router_lr_multiplier": 100.0, "domain_routing_weight": 0.5,
                                        "router_input": "sequence"}),
+    # The top-k gates sum to 1, so with top-2 each chosen expert's delta is scaled by about
+    # (expert_alpha / expert_r) / 2 = 1, half the all-linear LoRA's lora_alpha / lora_r = 2, and
+    # Adam moves it at half the LoRA's speed. These arms give the MoE the LoRA's scale.
+    "moe_alpha16": ("as shipped with expert_alpha 16: a chosen expert's delta at the LoRA's scale (gate ~1/2 x 4)",
+                    {"expert_alpha": 16}),
+    "moe_dense_alpha32": ("every expert on (top_k 4, softmax gates ~1/4) with expert_alpha 32: the LoRA's scale "
+                          "and rank per token, routed", {"top_k": 4, "expert_alpha": 32}),
+    "moe_recipe_lr100_alpha16": ("moe_recipe_lr100 with expert_alpha 16",
+                                 {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
+                                  "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
+                                  "router_lr_multiplier": 100.0, "expert_alpha": 16}),
 }
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 

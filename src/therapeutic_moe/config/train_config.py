@@ -112,7 +112,9 @@ class TrainConfig:
     )
     expert_r: int = field(default=4, metadata={"help": "Rank of each expert's LoRA update.", "ge": 1})
     expert_alpha: int = field(
-        default=8, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r.", "ge": 1}
+        default=16, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r. "
+                              "The top-k gates sum to 1, so 16 with r 4 and top-2 gives a chosen expert "
+                              "about the attention LoRA's scale (32 / 16); 8 halved it (docs/results.md).", "ge": 1}
     )
     expert_dropout: float = field(
         default=0.0, metadata={"help": "Dropout on the expert LoRA input during training.", "ge": 0, "lt": 1}

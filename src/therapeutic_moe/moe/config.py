@@ -30,7 +30,8 @@ class MoEConfig:
     )
     top_k: int = field(default=2, metadata={"help": "Experts chosen per token (gates renormalised over them)."})
     expert_r: int = field(default=4, metadata={"help": "LoRA rank of each expert's delta on gate/up/down."})
-    expert_alpha: int = field(default=8, metadata={"help": "LoRA alpha of the experts (scale = alpha / r)."})
+    expert_alpha: int = field(default=16, metadata={"help": "LoRA alpha of the experts (scale = alpha / r; "
+                                                    "the top-k gates sum to 1, so a chosen expert gets about scale / k)."})
     expert_dropout: float = field(default=0.0, metadata={"help": "Dropout on the expert input (train only)."})
     target_modules: list[str] = field(
         default_factory=lambda: ["gate_proj", "up_proj", "down_proj"],
