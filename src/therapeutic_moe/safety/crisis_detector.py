@@ -6,7 +6,9 @@ How a message is scored (see crisis_rules.py for the rules themselves):
    rule's exception (accidents, idioms, teaching talk), when a negator stands just before
    it in the same clause ("I would never kill myself"), when the clause is about the
    distant past with nothing saying "again/still/now" ("I used to self-harm in high
-   school"), or, for first-person rules, when the subject is someone else.
+   school"), when the sentence is told in the past and the message says the risk is over
+   with nothing saying it is back ("I was suicidal in college, I'm in a good place now"),
+   or, for first-person rules, when the subject is someone else.
 3. A denial followed by "but I think about it" keeps the denied category at low.
 4. Per category: the strongest category rule's points (low 1, moderate 2, high 3) plus
    the context points (means 2, plan 2, preparations 1.5, vague intent 1, timing 0.5-1)
@@ -35,7 +37,10 @@ from therapeutic_moe.safety.crisis_rules import (
     INTENT_WORDS,
     NEGATION_EXCEPTIONS,
     NEGATORS,
+    PAST_TELLING,
     PRESENT_AGAIN,
+    RESOLVED,
+    RISK_IS_BACK,
     THIRD_PARTY_RULE_IDS,
     THIRD_PERSON,
     TIMING_KINDS,
@@ -152,9 +157,10 @@ class CrisisDetector:
         found = MessageEvidence()
         denied: list[tuple[CrisisRule, str]] = []  # (rule, text after the denied match)
         normalized = normalize(text)
+        resolved = bool(RESOLVED.search(normalized)) and not RISK_IS_BACK.search(normalized)
         for sentence in sentences(normalized):
             for rule in self.category_rules + self.context_rules:
-                hit = self._match(rule, sentence)
+                hit = self._match(rule, sentence, resolved)
                 if hit is None:
                     continue
                 outcome, level, rest = hit
@@ -179,9 +185,10 @@ class CrisisDetector:
                 )
         return found
 
-    def _match(self, rule: CrisisRule, sentence: str):
+    def _match(self, rule: CrisisRule, sentence: str, resolved: bool = False):
         """("hit", level, "") for the first match that counts, ("denied", none, rest) when
-        the only matches were denied, else None."""
+        the only matches were denied, else None. ``resolved``: the message says the risk is
+        over and nothing says it is back (crisis_rules.RESOLVED)."""
         if rule.unless is not None and rule.unless.search(sentence):
             return None
         denied = None
@@ -197,6 +204,8 @@ class CrisisDetector:
                 continue
             clause = sentence[start:end]
             if rule.past_sensitive and DISTANT_PAST.search(clause) and not PRESENT_AGAIN.search(clause):
+                continue
+            if rule.past_sensitive and resolved and PAST_TELLING.search(clause):  # history, told as such
                 continue
             level = rule.level
             if rule.intent_upgrades and level is RiskLevel.MODERATE:

@@ -126,6 +126,36 @@ PRESENT_AGAIN = _c(
     r"\b(?:again|still|lately|recently|these days|right now|currently|tonight|today|relapse\w*|anymore"
     r"|every day|everyday|all the time|constantly)\b|(?<!years )(?<!months )(?<!while )\bnow\b"
 )
+# A message that says in so many words that the risk is over ("i'm in a good place now",
+# "1000 days clean", "therapy helped", "i don't feel like that anymore"). With it, and with
+# nothing in the message saying the risk is back (RISK_IS_BACK), a rule match in a sentence
+# told in the past (PAST_TELLING) is history, not a crisis: the people who write these are
+# often in recovery, and a crisis reply to "five years clean today" tells them they were not
+# heard. A sentence in the present ("i want to die") still counts, resolved words or not.
+_NOT = r"(?<!not )(?<!never )(?<!isnt )(?<!wasnt )(?<!arent )"
+RESOLVED = _c(
+    _NOT + r"\b(?:(?:im|i am|feeling|doing|things are|life is|its)\s+(?:(?!not\b|never\b|no\b)\w+\s+){0,2}"
+    r"(?:fine|okay|ok|well|good|better|happy|great|safe|stable|different|in a good place)\s+now"
+    r"|now\s+(?:im|i am)\s+(?:(?!not\b|never\b|no\b)\w+\s+){0,2}(?:fine|okay|ok|well|good|better|happy|great|safe|stable)"
+    r"|in recovery|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:days|weeks|months|years)\s+(?:clean|strong|free)"
+    r"|(?:clean|free) (?:for|since) |stayed stopped|(?:went|gone|faded) away|(?:they|it|that) (?:passed|faded)"
+    r"|(?:im|i am) past it|behind me now|(?:a )?different (?:lifetime|life|person)|not for years"
+    r"|havent (?:in|for) (?:a long time|years|ages)|(?:therapy|treatment|meds|medication|dbt|cbt|counselling|counseling)"
+    r"(?: \w+)? helped|got (?:help|treated|treatment|better)|never went through with it"
+    r"|proud of (?:that|staying|being|how|myself|me)|closing a chapter|(?:dont|do not) (?:feel|think) (?:like )?that anymore"
+    r"|(?:dont|do not) (?:believe|have|get) (?:that|them|those|it) anymore|(?:hes|shes|thats) not me anymore"
+    r"|not (?:anymore|any more)$|(?:years|months) ago today)\b"
+)
+RISK_IS_BACK = _c(
+    r"\b(?:again|still|lately|recently|these days|right now|currently|tonight|relaps\w*|creeping back|coming back"
+    r"|came back|come back|back again|returned|returning|starting to|started to|scared it|afraid it|worried it"
+    r"|yesterday|last night|this (?:morning|afternoon|evening|week)|earlier|tomorrow|just (?:took|swallowed|cut|did|tried|drank)"
+    r"|(?:an?|\d+|few|couple of) (?:minutes?|hours?|days?) ago)\b"
+)
+PAST_TELLING = _c(
+    r"\b(?:was|were|had|used to|tried|wrote|gave|stood|thought|wanted|felt|harmed|hurt|stopped|since|ago|back when"
+    r"|once|clean|recovery|last (?:winter|summer|spring|autumn|fall|year|month))\b"
+)
 NEGATORS = frozenset(
     "not never no dont doesnt didnt wont wouldnt isnt arent wasnt havent hasnt hadnt nor neither".split()
 )
