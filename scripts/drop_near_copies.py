@@ -1,7 +1,7 @@
 """Drop training items that are near copies of a blind set's items, before the head trains.
 
-    python scripts/drop_near_copies.py crisis_corpus_blind6.json           # rewrite the training files
-    python scripts/drop_near_copies.py crisis_corpus_blind6.json --dry-run # only count
+    python scripts/drop_near_copies.py crisis_corpus_blind7.json           # rewrite the training files
+    python scripts/drop_near_copies.py crisis_corpus_blind7.json --dry-run # only count
 
 An item goes when any of its turns is within cosine similarity 0.9 (base encoder) of any turn
 of a blind item, or repeats one word for word; only turns of three words or more count ("ok" is written by

@@ -43,6 +43,17 @@ def test_corpus_files_load_and_cover_every_group():
     assert not {t for t in repeated if len(t.split()) > 2}, BLIND_FILE.name
 
 
+def test_the_shipped_model_was_trained_on_the_training_files():
+    """TRAINING_FILES is what `train_crisis_head.py` reads: it must be what the shipped head saw,
+    so a retrain reproduces it and the blind sets it never saw are known."""
+    from therapeutic_moe.safety.corpus import TRIED_NOT_USED_FILES
+
+    report = CrisisModel.load(MODEL_FILE).report
+    assert [n for n in report["trained_on"] if n.endswith(".json") and n != "probes.json"] == \
+        [path.name for path in TRAINING_FILES]
+    assert not set(TRIED_NOT_USED_FILES) & set(TRAINING_FILES) and all(p.is_file() for p in TRIED_NOT_USED_FILES)
+
+
 def test_a_bad_corpus_item_names_its_index(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"items": [{"group": "ordinary", "text": "hi"}, {"group": "sadness", "text": "x"}]}))
