@@ -28,6 +28,8 @@ CRISIS_CASES = [
     ("I've been hurting myself again.", "moderate", "self_harm"),
     ("I cut myself last night.", "moderate", "self_harm"),
     ("I'm thinking about shooting my boss.", "moderate", "harm_to_others"),
+    ("He kicks me out and then he hits me.", "moderate", "abuse_in_progress"),
+    ("He playfully hits me, then he really hits me hard.", "moderate", "abuse_in_progress"),
     ("I'm going to bring a gun to school tomorrow.", "high", "harm_to_others"),
     ("My dad hits me every day.", "moderate", "abuse_in_progress"),
     ("He said if I leave he will kill me.", "high", "abuse_in_progress"),
@@ -57,6 +59,9 @@ ORDINARY_CASES = [
     "Not really planning on spending my life in debt.",
     "That workout killed me, I can barely walk.",
     "I want to sleep forever on sundays haha",
+    "Whenever we argue, my husband kicks me out of the house for the night.",
+    "My brother playfully hits me on the arm when I win at cards.",
+    "I want to leave him, but how do I do it without hurting my kids?",
 ]
 
 

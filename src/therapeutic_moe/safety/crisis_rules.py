@@ -372,7 +372,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              + PERSON + r"(?!\s+(?:feelings|chances|pride|reputation|career|business|ego|time))",
              self_only=True, intent_upgrades=True),
     category("harm_to_others.child", HO, M,
-             r"\b(?:i|im|ive|id|ill)\s+(?:\w+\s+){0,4}?(?:hurt|harm|hit|shake|smother|smothering|suffocat\w*|drown|drowning|hitting|hurting|shaking|beating|beat|harming|throw\w*)\s+(?:my\s+)?(?:baby|babies|newborn|kids?|children|child|son|daughter|toddler)\b",
+             # not "how do i leave him without hurting my kids": their feelings, not harm
+             r"\b(?:i|im|ive|id|ill)\s+(?:\w+\s+){0,4}?(?<!without )(?:hurt|harm|hit|shake|smother|smothering|suffocat\w*|drown|drowning|hitting|hurting|shaking|beating|beat|harming|throw\w*)\s+(?:my\s+)?(?:baby|babies|newborn|kids?|children|child|son|daughter|toddler)\b",
              self_only=True),
     category("harm_to_others.shoot_up", HO, H,
              r"\bshoot\w*\s+up\s+(?:my|the|a|this|our)\s+(?:school|office|work|workplace|church|mall|class|college|campus|party)|\bbomb\s+(?:the|my)\s+(?:school|office|work)",
@@ -395,7 +396,9 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"\b(?:i think i (?:might|will|could)|i might actually|i mean it|im not joking|not even joking|for real|seriously|i will)\b",
              self_only=True),
     # abuse happening now
-    category("abuse_in_progress.present", AB, M, ABUSER + r".{0,60}?\b" + ABUSE_PRESENT + r"\s+" + VICTIM, own_negation=True),
+    # not "he kicks me out of the house" or "he playfully hits me" (violence may still follow)
+    category("abuse_in_progress.present", AB, M, ABUSER + r".{0,60}?(?<!playfully )(?<!jokingly )(?<!teasingly )\b"
+             + ABUSE_PRESENT + r"\s+" + VICTIM + r"(?!\s+out\b)", own_negation=True),
     category("abuse_in_progress.present_ing", AB, M, r"\b(?:hes|shes|theyre)\s+(?:\w+\s+)?" + ABUSE_ING + r"\s+" + VICTIM),
     category("abuse_in_progress.recent", AB, M,
              ABUSER + r".{0,30}?\b(?:hit|beat|choked|strangled|kicked|punched|slapped|hurt|raped|assaulted|attacked)\s+(?:me|us)\b.{0,30}\b(?:again|last night|yesterday|today|this morning|tonight)", own_negation=True),
