@@ -87,6 +87,12 @@ ARMS: dict[str, tuple[str, dict]] = {
                                  {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
                                   "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
                                   "router_lr_multiplier": 100.0, "expert_alpha": 16}),
+    "moe_sequence_supervised_lr100_alpha16": ("moe_sequence_supervised_lr100 with expert_alpha 16",
+                                              {"expert_init": "compensated", "balancing": "aux_free",
+                                               "aux_free_bias_rate": 0.01, "load_balancing_weight": 1e-4,
+                                               "load_balancing_warmup_steps": "HALF", "router_lr_multiplier": 100.0,
+                                               "domain_routing_weight": 0.5, "router_input": "sequence",
+                                               "expert_alpha": 16}),
 }
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
