@@ -180,3 +180,16 @@ def test_a_failed_background_write_stops_the_run_at_the_next_save(tmp_path, monk
     out = tmp_path / "out"
     assert threads == [threads[0]] and threads[0].startswith(THREAD_NAME)
     assert ckpt.list_checkpoints(out) == [] and not (out / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.parametrize("change", [{"expert_alpha": 16}, {"top_k": 1}, {"lora_alpha": 16}, {"expert_r": 2}])
+def test_a_checkpoint_with_other_scales_or_top_k_is_refused_on_resume(tmp_path, change):
+    """Scales and top_k change no tensor shape: without this check a resume would load the
+    weights and go on training another model."""
+    from therapeutic_moe.modeling.saving import save_model_files
+
+    save_model_files(wrap_model(tiny_llama(seed=1), tiny_cfg(), "tiny"), tmp_path)
+    ckpt.check_same_model(tmp_path, wrap_model(tiny_llama(seed=1), tiny_cfg(), "tiny"))  # same settings: fine
+    name, value = next(iter(change.items()))
+    with pytest.raises(UserError, match=rf"{name}: checkpoint \d+, now {value}.*run_config.json"):
+        ckpt.check_same_model(tmp_path, wrap_model(tiny_llama(seed=1), tiny_cfg(**change), "tiny"))

@@ -341,18 +341,24 @@ def best_model_dir(checkpoint: Path) -> Path | None:
 
 
 def check_same_model(path: Path, model) -> None:
-    """A checkpoint only fits a model built with the same LoRA/expert shapes; say which differ."""
+    """A checkpoint only fits a model built with the same LoRA/expert shapes and scales; say which
+    differ. The scales and top_k change no shape, so a mismatch would load and then train another
+    model (e.g. a run started before the default expert_alpha went from 8 to 16)."""
     from therapeutic_moe.modeling.saving import read_meta
 
     saved = read_meta(path)
     lora = model.peft_model.peft_config["default"]
     now = {"use_moe": model.moe_config is not None, "lora_r": lora.r,
-           "lora_target_modules": sorted(lora.target_modules)}
+           "lora_target_modules": sorted(lora.target_modules), "lora_alpha": lora.lora_alpha}
     then = {"use_moe": saved.get("use_moe", True), "lora_r": saved.get("lora", {}).get("r"),
-            "lora_target_modules": sorted(saved.get("lora", {}).get("target_modules", []))}
+            "lora_target_modules": sorted(saved.get("lora", {}).get("target_modules", [])),
+            "lora_alpha": saved.get("lora", {}).get("lora_alpha", lora.lora_alpha)}
     if model.moe_config is not None and then["use_moe"]:
-        now |= {"expert_domains": model.moe_config.expert_domains, "expert_r": model.moe_config.expert_r}
-        then |= {"expert_domains": saved.get("expert_domains"), "expert_r": saved.get("expert_r")}
+        moe = model.moe_config
+        now |= {"expert_domains": moe.expert_domains, "expert_r": moe.expert_r, "expert_alpha": moe.expert_alpha,
+                "top_k": moe.top_k}
+        then |= {"expert_domains": saved.get("expert_domains"), "expert_r": saved.get("expert_r"),
+                 "expert_alpha": saved.get("expert_alpha", moe.expert_alpha), "top_k": saved.get("top_k", moe.top_k)}
     diff = [f"{k}: checkpoint {then[k]!r}, now {now[k]!r}" for k in now if then.get(k) != now[k]]
     if diff:
         raise UserError(f"{path} was trained with other model settings ({'; '.join(diff)}). Resume with the "
