@@ -33,7 +33,7 @@ ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 ARMS: dict[str, tuple[str, dict]] = {
     "lora_all_linear": ("LoRA r16 on all linear layers (parameter-matched)",
                         {"use_moe": False, "lora_target_modules": ALL_LINEAR}),
-    "moe_default": ("MoE-LoRA as shipped: B = 0 init, balance loss 0.01", {}),
+    "moe_default": ("MoE-LoRA as shipped until 2026-12-03: B = 0 init, balance loss 0.01, expert_alpha 8", {}),
     "moe_router_lr10": ("router learning rate x10", {"router_lr_multiplier": 10.0}),
     "moe_compensated": ("compensated expert init (router signal from step 0)", {"expert_init": "compensated"}),
     "moe_aux_free": ("aux-free balancing (bias rate 0.01 for a short run), balance loss 1e-4",
@@ -79,21 +79,13 @@ ARMS: dict[str, tuple[str, dict]] = {
     # The top-k gates sum to 1, so with top-2 each chosen expert's delta is scaled by about
     # (expert_alpha / expert_r) / 2 = 1, half the all-linear LoRA's lora_alpha / lora_r = 2, and
     # Adam moves it at half the LoRA's speed. These arms give the MoE the LoRA's scale.
-    "moe_alpha16": ("as shipped with expert_alpha 16: a chosen expert's delta at the LoRA's scale (gate ~1/2 x 4)",
+    "moe_alpha16": ("as shipped since 2026-12-03, expert_alpha 16: a chosen expert's delta at the LoRA's scale (gate ~1/2 x 4)",
                     {"expert_alpha": 16}),
     "moe_dense_alpha32": ("every expert on (top_k 4, softmax gates ~1/4) with expert_alpha 32: the LoRA's scale "
                           "and rank per token, routed", {"top_k": 4, "expert_alpha": 32}),
-    "moe_recipe_lr100_alpha16": ("moe_recipe_lr100 with expert_alpha 16",
-                                 {"expert_init": "compensated", "balancing": "aux_free", "aux_free_bias_rate": 0.01,
-                                  "load_balancing_weight": 1e-4, "load_balancing_warmup_steps": "HALF",
-                                  "router_lr_multiplier": 100.0, "expert_alpha": 16}),
-    "moe_sequence_supervised_lr100_alpha16": ("moe_sequence_supervised_lr100 with expert_alpha 16",
-                                              {"expert_init": "compensated", "balancing": "aux_free",
-                                               "aux_free_bias_rate": 0.01, "load_balancing_weight": 1e-4,
-                                               "load_balancing_warmup_steps": "HALF", "router_lr_multiplier": 100.0,
-                                               "domain_routing_weight": 0.5, "router_input": "sequence",
-                                               "expert_alpha": 16}),
 }
+for _base in ("moe_recipe_lr100", "moe_sequence_supervised_lr100"):
+    ARMS[f"{_base}_alpha16"] = (f"{_base} with expert_alpha 16", {**ARMS[_base][1], "expert_alpha": 16})
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
 
@@ -146,10 +138,13 @@ def arm_config(args, overrides: dict) -> dict:
            "gradient_accumulation_steps": 1, "max_steps": args.steps, "learning_rate": 3e-4, "warmup_ratio": 0.05,
            "lr_scheduler_type": "cosine", "logging_steps": max(1, args.steps // 6), "eval_steps": 10 * args.steps,
            "early_stopping_patience": 0, "save_steps": 0, "checkpoint_minutes": 600, "max_hours": 12,
-           "report_to": "none", "seed": 42, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics}
+           "report_to": "none", "seed": 42, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics,
+           # every ladder arm ran at the scale shipped until 2026-12-03 unless it sets its own, so the
+           # documented commands keep reproducing their tables after the default moved to 16
+           "expert_alpha": 8}
     cfg.update({k: steps.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()})
     if not cfg["use_moe"]:  # routing keys would only draw "ignored" notes
-        for key in ("domain_routing_weight", "topic_to_domain"):
+        for key in ("domain_routing_weight", "topic_to_domain", "expert_alpha"):
             cfg.pop(key)
     return cfg
 

@@ -40,6 +40,10 @@ def test_every_arm_is_a_valid_train_config(tmp_path):
     assert [c["text"][-1] for c in subset["conversations"]] == ["0", "2"]  # evenly spaced, not the first two
     recipe = module.arm_config(args, module.ARMS["moe_recipe"][1])
     assert recipe["load_balancing_warmup_steps"] == 6 and recipe["domain_routing_weight"] == 0.0
+    # the documented ladders ran at expert_alpha 8; only the *alpha* arms change the scale
+    assert module.arm_config(args, module.ARMS["moe_default"][1])["expert_alpha"] == 8
+    assert module.ARMS["moe_recipe_lr100_alpha16"][1] == {**module.ARMS["moe_recipe_lr100"][1], "expert_alpha": 16}
+    assert "expert_alpha" not in module.arm_config(args, module.ARMS["lora_all_linear"][1])
 
 
 def test_unknown_arm_and_missing_data_are_clear_errors(tmp_path, capsys):

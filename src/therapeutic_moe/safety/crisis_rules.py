@@ -146,6 +146,8 @@ RESOLVED = _c(
     r"|(?:dont|do not) (?:believe|have|get) (?:that|them|those|it) anymore|(?:hes|shes|thats) not me anymore"
     r"|not (?:anymore|any more)$|(?:years|months) ago today)\b"
 )
+# Not PRESENT_AGAIN: "now", "today", "anymore" and "every day" are how resolved messages speak
+# ("i'm fine now", "five years ago today"), so only words that put the risk back count here.
 RISK_IS_BACK = _c(
     r"\b(?:again|still|lately|recently|these days|right now|currently|tonight|relaps\w*|creeping back|coming back"
     r"|came back|come back|back again|returned|returning|starting to|started to|scared it|afraid it|worried it"
