@@ -86,6 +86,12 @@ ARMS: dict[str, tuple[str, dict]] = {
 }
 for _base in ("moe_recipe_lr100", "moe_sequence_supervised_lr100"):
     ARMS[f"{_base}_alpha16"] = (f"{_base} with expert_alpha 16", {**ARMS[_base][1], "expert_alpha": 16})
+# Supervised sequence routing names the domain but costs perplexity; a shared always-on expert
+# keeps what every conversation needs in one place. r3 blocks (15 ~ 16), expert_alpha 12: a
+# chosen routed expert at the LoRA's scale (1/2 x 12/3 = 2), the shared one at 4.
+ARMS["moe_sequence_supervised_shared_alpha12"] = (
+    "moe_sequence_supervised_lr100 with a shared always-on expert + 4 routed, r3, expert_alpha 12",
+    {**ARMS["moe_sequence_supervised_lr100"][1], "shared_expert": True, "expert_r": 3, "expert_alpha": 12})
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
 
