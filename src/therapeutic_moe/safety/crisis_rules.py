@@ -63,7 +63,7 @@ def context(rule_id, kind, weight, pattern, *, implies=None, unless=None, **kw) 
 MYSELF = r"my ?self"
 SELF_KILL = (
     r"\b(?:(?:kill|kil|killing|killed|off|offing|unalive|unaliving|hang|hanging|shoot|shooting|drown|drowning|poison|poisoning)\s+my ?self"
-    r"|(?:end|ending|ended|take|taking|took)\s+my\s+(?:own\s+)?life"
+    r"|(?:end|ending|ended|finish|finishing|take|taking|took)\s+my\s+(?:own\s+)?life"
     r"|end(?:ing)?\s+it\s+all|commit(?:ting)?\s+suicide)\b"
 )
 PILLS = r"(?:pills|tablets|meds|medication|medicine|painkillers|capsules|antidepressants|sleeping pills|insulin)"
@@ -144,7 +144,8 @@ RESOLVED = _c(
     r"(?: \w+)? helped|got (?:help|treated|treatment|better)|never went through with it"
     r"|proud of (?:that|staying|being|how|myself|me)|closing a chapter|(?:dont|do not) (?:feel|think) (?:like )?that anymore"
     r"|(?:dont|do not) (?:believe|have|get) (?:that|them|those|it) anymore|(?:hes|shes|thats) not me anymore"
-    r"|not (?:anymore|any more)$|(?:years|months) ago today)\b"
+    r"|not (?:anymore|any more)$|(?:years|months) ago today|now i (?:want|choose|get) to live|i want to live now"
+    r"|(?:im|i am) now (?:a|an) (?!(?:\w+ )?(?:mess|wreck|burden|danger|risk)\b))\b"
 )
 # Not PRESENT_AGAIN: "now", "today", "anymore" and "every day" are how resolved messages speak
 # ("i'm fine now", "five years ago today"), so only words that put the risk back count here.
@@ -156,7 +157,7 @@ RISK_IS_BACK = _c(
 )
 PAST_TELLING = _c(
     r"\b(?:was|were|had|used to|tried|wrote|gave|stood|thought|wanted|felt|harmed|hurt|stopped|since|ago|back when"
-    r"|once|clean|recovery|last (?:winter|summer|spring|autumn|fall|year|month))\b"
+    r"|once|clean|free|recovery|last (?:winter|summer|spring|autumn|fall|year|month))\b"
 )
 NEGATORS = frozenset(
     "not never no dont doesnt didnt wont wouldnt isnt arent wasnt havent hasnt hadnt nor neither".split()
@@ -195,6 +196,10 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"(?:way|ways|method|methods)\s+(?:to|of)\s+(?:die|dying|kill (?:my ?self|yourself)|end (?:it|my life|your life)|commit suicide|suicide)"),
     category("suicide.how_to", S, H,
              rf"\bhow\s+(?:to|do i|can i|could i|would i|do you|should i)\s+(?:kill {MYSELF}|kill yourself|commit suicide|end my life|overdose|hang {MYSELF}|slit my)"),
+    # "would that be enough to stop me waking up": a lethality question without "how many"
+    category("suicide.enough_to_die", S, H,
+             r"\benough\s+to\s+(?:stop me (?:from )?waking(?: up)?|not wake up|never wake up|stop my heart)\b",
+             self_only=True),
     category("suicide.lethal_dose", S, H, r"\b(?:lethal|fatal|deadly)\s+(?:dose|amount|quantity|number)\b"),
     category("suicide.attempt", S, H, rf"\b(?:tried|try|trying|attempted|attempt)\s+(?:to\s+)?{SELF_KILL}|\battempted suicide\b"),
     category("suicide.took_pills", S, H,
@@ -308,7 +313,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.stop_existing", S, L,
              r"\b(?:stop|cease)\s+existing\b|\b(?:want|wish|wanting)\s+(?:to\s+)?not\s+(?:to\s+)?exist\b|\bnot\s+(?:to\s+)?exist\s+anymore|\bdont\s+want\s+to\s+exist\b|\bwish\w*\s+i\s+(?:didnt|did not)\s+exist\b", own_negation=True),
     category("suicide.disappear_forever", S, L, r"\b(?:disappear|vanish)\w*\s+(?:forever|for good|permanently|from (?:this|the) (?:world|earth))"),
-    category("suicide.better_without_me", S, L, r"\b(?:better off|(?:a\s+)?better place|happier|easier)\s+without\s+me\b"),
+    category("suicide.better_without_me", S, L, r"\b(?:better off|(?:a\s+)?better place|happier|easier)\s+without\s+me\b"
+             r"|\bbetter off\b.{0,60}\bwithout me (?:in the way|holding (?:him|her|them|you) back)"),
     category("suicide.nobody_would_notice", S, L,
              r"\b(?:no one|nobody|noone)\s+would\s+(?:even\s+)?(?:miss me|(?:notice|care)\b.{0,15}\bif i (?:was gone|were gone|died|disappeared|wasnt (?:here|around)|killed|ended|was dead|were dead|vanished))", own_negation=True),
     category("suicide.no_point_living", S, L,
@@ -324,7 +330,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.wouldnt_mind_dying", S, L,
              r"\b(?:if|when)\s+i\s+(?:got|get|was|were)\s+hit\s+by\s+a\s+(?:bus|car|truck|train)\b.{0,40}\b(?:wouldnt|would not|dont)\s+(?:even\s+)?(?:mind|care)"
              r"|\b(?:if|when)\s+i\s+(?:died|die|didnt wake up|never woke up)\b.{0,40}\b(?:wouldnt|would not|dont)\s+(?:mind|care)"
-             r"|\bdont care (?:if|whether) i (?:live|die|wake up)", negatable=False),
+             r"|\bdont care (?:if|whether) i (?:live|die|wake up)"
+             r"|\b(?:fine|okay|ok|happy|content|at peace)\s+(?:with\s+)?(?:never|not)\s+waking\s+up\b", negatable=False),
     category("suicide.deserve_to_die", S, L, r"\bi\s+deserve\s+to\s+(?:die|be dead)\b"),
     category("suicide.rather_die_than_live", S, L,
              r"\b(?:rather|prefer to)\s+(?:die|be dead)\s+than\s+(?:live|keep|go on|feel|be alive|face|wake up|deal)"),
@@ -357,6 +364,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"\bi\s+(?:\w+\s+)?(?:cut|burned|burnt)\s+(?:again|last night|yesterday|today|this morning|tonight|a lot|every day|more)\b"
              r"|\b(?:ive|i have|i)\s+been\s+cutting\b(?!\s+(?:back|down|out|up|off|carbs|sugar|class|corners|costs|it|the|my hair|hair|ties))"
              r"|\b(?:started\s+)?cutting\s+again\b"
+             r"|\b(?:resumed|restarted|gone back to|went back to|back to)\s+(?:cutting|burning|self harming|hurting my ?self)\b"
+             r"(?!\s+(?:costs?|back|down|corners|carbs|sugar|class|school|hair|my hair|grass|wood|it|the|out|ties|up|off|coupons))"
              r"|\bi\s+(?:already|just)\s+(?:cut|burned|burnt)\b(?=\s*(?:$|,|\.|and\b|again\b|tonight\b|today\b|deep|too\b))", self_only=True),
     category("self_harm.starving", SH, M, r"\bstarv\w*\s+my ?self\b(?!\s+(?:for|until|before|till))", self_only=True),
     category("self_harm.wall", SH, M,

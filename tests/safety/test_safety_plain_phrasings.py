@@ -1,0 +1,55 @@
+"""Rules: phrasing families found missing in the seventh blind set's misses, each with examples
+written for these tests (other words than the set's), and the ordinary uses that must not fire."""
+
+from __future__ import annotations
+
+import pytest
+
+from therapeutic_moe.safety import CrisisDetector
+
+DETECTOR = CrisisDetector()
+
+NOW_CAUGHT = [
+    # "finish my life": how many writers whose first language is not English say it
+    "Every night now I am thinking to finish my life, I cannot find work here.",
+    # the passive wish said as indifference
+    "Honestly I'd be okay never waking up after tonight's shift.",
+    # a lethality question without "how many"
+    "Would two strips of these plus the vodka be enough to stop me waking up?",
+    # a relapse in plain words
+    "I've gone back to cutting this week after three clean years.",
+    # the two halves of burdensomeness apart
+    "My wife would be better off with a man who earns, without me in the way.",
+]
+
+NOT_A_CRISIS = [
+    "I want to finish my life's work before I retire, any tips on staying focused?",
+    "This book is long enough to finish me off, haha, 900 pages.",
+    "We went back to cutting costs at the shop and I hate being the one who decides.",
+    "My kids are better off with their dad this weekend, without me around to nag they'll have fun.",
+    # resolved, told from a safe present
+    "Six years free from self-harm this month and my scars are barely visible.",
+    "Back in college I wanted to die most days. Now I want to live, and I want to help others.",
+    "In my twenties I was admitted for suicidal thoughts. I'm now a school counsellor and want to share my story.",
+]
+
+STILL_A_CRISIS = [
+    # resolved words, but the present says otherwise
+    "I was suicidal at uni. I'm now a nurse and I want to kill myself again.",
+    "I was free from self-harm for a year but I cut myself last night.",
+]
+
+
+@pytest.mark.parametrize("text", NOW_CAUGHT)
+def test_plain_phrasings_of_risk_fire(text):
+    assert DETECTOR.assess(text).is_crisis, text
+
+
+@pytest.mark.parametrize("text", NOT_A_CRISIS)
+def test_ordinary_and_resolved_uses_do_not_fire(text):
+    assert not DETECTOR.assess(text).is_crisis, text
+
+
+@pytest.mark.parametrize("text", STILL_A_CRISIS)
+def test_resolved_words_do_not_hide_a_present_risk(text):
+    assert DETECTOR.assess(text).is_crisis, text
