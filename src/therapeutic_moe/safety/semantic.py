@@ -149,14 +149,15 @@ class SemanticCrisisDetector:
                                      classes[int(row.argmax())]))
         return out
 
-    def assess_turns(self, user_texts: list[str]) -> CrisisAssessment:
-        """The latest user message alone and, with earlier turns, as one window: the higher score."""
+    def assess_turns(self, user_texts: list[str], threshold: float | None = None) -> CrisisAssessment:
+        """The latest user message alone and, with earlier turns, as one window: the higher score.
+        ``threshold``: the decision threshold (None: the one stored with the model)."""
         if not user_texts:
             return NO_CRISIS
         texts = [user_texts[-1]] + ([window_text(user_texts)] if len(user_texts) > 1 else [])
         scored = list(zip(self.scores(texts), ("semantic", "semantic.turns")))
         best, how = max(scored, key=lambda pair: pair[0].crisis_probability)
-        if best.crisis_probability < self.model.threshold:
+        if best.crisis_probability < (self.model.threshold if threshold is None else threshold):
             return NO_CRISIS
         category, level = GROUPS[best.group]
         return CrisisAssessment(level=level, categories=(category,), score=best.crisis_probability,
