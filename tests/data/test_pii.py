@@ -164,6 +164,25 @@ FAMILY_CASES = [
     ("my old account big_sad_toast got hacked", "my old account [URL] got hacked"),
 ]
 
+# families added after reading the third blind set's misses (examples written for these tests)
+FAMILY_CASES += [
+    ("Olufemi was my neighbour for ten years", "[NAME] was my neighbour for ten years"),
+    ("Ingrid and Saoirse are my closest friends", "[NAME] and [NAME] are my closest friends"),
+    ("his name is Ruairí but we call him Rory", "his name is [NAME] but we call him [NAME]"),
+    ("my step-dad Desmond Ní Bhriain never listens", "my step-dad [NAME] never listens"),
+    ("I texted Zdeněk before the session", "I texted [NAME] before the session"),
+    ("Trần Thị Mai is my aunt", "[NAME] is my aunt"),
+    ("my cousin still lives in Yaba and I miss her", "my cousin still lives in [ADDRESS] and I miss her"),
+    ("we rent at 9 Hope Street, Fitzroy VIC 3065", "we rent at [ADDRESS]"),
+    ("ul. Długa 12/3, 80-827 Gdańsk was our flat", "[ADDRESS] was our flat"),
+    ("the hearing moved to Thursday the 9th", "the hearing moved to [DOB]"),
+    ("I see her again on the 21st", "I see her again on [DOB]"),
+    ("the ticket reference is REF-2024-556120", "the ticket reference is [ID]"),
+    ("my staff code is HR-0099123", "my staff code is [ID]"),
+    ("write to anna underscore k at gmail dot com", "write to [EMAIL]"),
+    ("his car had plates, KX 5520, I saw them", "his car had plates, [ID], I saw them"),
+]
+
 FAMILY_UNTOUCHED = [
     "I was born in 1994 and on Thursday I felt fine.",  # a year alone, a weekday alone
     "I rated it 7/10 and drank 3/4 of the bottle.",  # fractions, not dates
@@ -171,6 +190,11 @@ FAMILY_UNTOUCHED = [
     "I'm in Recovery now and I'm in Therapy twice a week.",  # states of life, not places
     "I'm in Texas now and my sister is in Ohio.",  # states stay
     "Long story short, Son, he hung up.",  # surnames-first and given names that are words
+    "I moved up to the 4th floor on the 2nd try.",  # ordinals that are no dates
+    "Music is my therapy and Running was my escape.",  # capitalised things before "is my" that is no kin word
+    "I told Mom and asked God for help.",  # kin words and God are no names
+    "taylor swift's tour and Brené Brown's podcast help me.",  # public figures, any case or accent
+    "Work is my life and Home is my safe place.",  # capitalised words before "is my" that are no people
     "He told Li everything.",  # a family name alone is no full name
     "my COVID-19 test and the A-B-C of it, N95 masks",
     "I keep reading Sylvia Plath and Oprah Winfrey.",

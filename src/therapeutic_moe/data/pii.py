@@ -43,7 +43,7 @@ _DIGIT_KINDS = ("phone", "date_of_birth", "id_number")
 
 # Latin letters with diacritics up to Latin Extended-B, so that Polish, Czech, Turkish, Romanian
 # or Vietnamese-without-tones names ("Wiśniewski", "Dvořák", "Yılmaz") are whole tokens.
-_LATIN_EXTRA = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
+_LATIN_EXTRA = [chr(c) for c in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)] if chr(c).isalpha()]
 _UPPER = "A-Z" + "".join(c for c in _LATIN_EXTRA if c.isupper())
 _LOWER = "a-z" + "".join(c for c in _LATIN_EXTRA if c.islower())
 _NAME_TOKEN = re.compile(rf"\b[{_UPPER}][{_LOWER}]*(?:['’-][{_UPPER}][{_LOWER}]+)*\b")
@@ -57,16 +57,21 @@ _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|par
         r"|friend|best friend|boss|aunt|uncle|cousin|grandmother|grandfather|grandma|grandpa|niece|nephew"
         r"|coworker|co-worker|colleague|roommate|ex|fianc[ée]e?|teacher|neighbou?r|kid|child|stepdad|stepmom"
         r"|stepson|stepdaughter|manager|supervisor|sponsor|doctor|therapist|counselor|counsellor")
+# "my foster mum", "my little brother", "my ex-husband": one word may stand before the kin word.
+_KIN_MOD = r"(?:(?:foster|step|little|older|younger|big|baby|best|ex|new|late|twin|half|birth|adoptive)[ -]?)?"
 # Text right before a token that makes it a name even if the word list does not know it.
 # "maiden name", "last name", "nickname growing up was": a name of the person, whatever kind.
 _NAME_OF = (r"(?:maiden|last|first|middle|family|full|legal|real|birth|given|christian|pet|sur|nick|user)[ -]?name"
             r"(?:'s)?(?:\s+(?:growing up|as a kid|as a child|at school|in school|back then|at home|now))?"
             r"(?:\s+(?:is|was|:))?")
 _STRONG_CUE = re.compile(
-    rf"(?:\b(?i:my name is|my name's|name's|call me|named|{_NAME_OF})"
+    rf"(?:\b(?i:my name is|my name's|name's|call me|named|{_NAME_OF}"
+    # "Dad's name is", "her name was", "everyone calls him", "we call her", "goes by"
+    r"|(?:\w+'s|\w+’s|his|her|their|our|your)\s+(?:\w+\s+)?name\s+(?:is|was)"
+    r"|calls?\s+(?:him|her|them)|called\s+(?:him|her|them)|goes by|went by)"
     r"|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Rev|Reverend|Pastor|Coach|Officer|Detective|Judge|Nurse"
     r"|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)\.?"
-    rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN})\s*,?"
+    rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN_MOD}(?:{_KIN}))\s*,?"
     r"|(?:^|[.!?]\s|\n)\s*(?i:hi|hello|hey|thanks|thank you|okay|ok|well|yes|no|sorry|welcome|bye|goodbye"
     r"|good morning|good afternoon|good evening|dear)\s*,?)\s+$"
 )
@@ -76,9 +81,20 @@ _VOCATIVE_END = re.compile(r",\s+$")
 # Lowercase text: a cue before a word that is no common word makes it a name ("my son mateo").
 _LOWER_CUE = re.compile(
     rf"(?i:\b(?:my name is|my name's|name's|call me|named|{_NAME_OF}|dr|mr|mrs|ms|prof)\.?"
-    rf"|\b(?:my|his|her|our|their|your)\s+(?:{_KIN})\s*,?"
+    rf"|\b(?:my|his|her|our|their|your)\s+{_KIN_MOD}(?:{_KIN})\s*,?"
     r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?)\s+$"
 )
+# A capitalised word the lexicon does not know is a person when the sentence says so:
+# "Karthikeyan was my roommate", "Wren and Hazel are my two best friends", "said Wojtek complained".
+_PERSON_AFTER = re.compile(rf"(?:\s+and\s+[{_UPPER}][{_LOWER}]+)?\s+(?:is|was|are|were)\s+(?:my|our)\s+"
+                           rf"(?:\w+\s+){{0,2}}?(?i:{_KIN}|friends|roommates|flatmates|best friends|kids|parents)\b")
+_PERSON_VERB_BEFORE = re.compile(r"\b(?i:told|asked|texted|messaged|rang|phoned|emailed|hugged|married"
+                                 r"|dating|bring|brought|bringing)\s+$")
+# Family-name particles and Vietnamese middle names inside a full name ("Fintan Ó Súilleabháin",
+# "Nguyễn Thị Lan", "Ruud van Dijk").
+_PARTICLES = r"(?:Ó|O'|O’|Ní|Nic|Mac|Mc|van|von|de|da|di|del|der|den|bin|binti|ibn|al|el|ter|ten|dos|das|Văn|Thị)"
+_PARTICLE_SURNAME = re.compile(rf"(?:\s+{_PARTICLES})+\s+[{_UPPER}][{_LOWER}]+(?:['’-][{_UPPER}][{_LOWER}]+)*")
+_VIETNAMESE_MIDDLE = frozenset("thi van huu duc ngoc thanh minh quoc xuan kim".split())
 _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallworth": a title makes any word a name
 
 
@@ -133,14 +149,21 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             # "..., Maria." / "..., Maria?" addresses the listener by name
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
+            or (_unknown_capitalised(word) and (_PERSON_AFTER.match(text, tok.end()) is not None
+                                                 or _PERSON_VERB_BEFORE.search(before) is not None))
         )
         if not is_name:
             continue
         end = tok.end()
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if nxt is not None and text[end:nxt.start()] == " " and _is_name_word(nxt.group()):
+        particle = _PARTICLE_SURNAME.match(text, end)
+        if particle is not None:
+            end = particle.end()  # "Fintan Ó Súilleabháin", "Ruud van Dijk"
+        elif nxt is not None and text[end:nxt.start()] == " " and _is_name_word(nxt.group()):
             end = nxt.end()  # surname
-        if text[tok.start():end].lower() in PUBLIC_FIGURES:
+            particle = _PARTICLE_SURNAME.match(text, end)
+            end = particle.end() if particle is not None else end
+        if _plain(text[tok.start():end]) in PUBLIC_FIGURES:
             continue
         start = _surname_first_start(text, tokens, i)
         if spans and start < spans[-1][1]:
@@ -150,11 +173,27 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# first word -> the public figures' full names that start with it, for lower-case text
+_PUBLIC_FIRST_WORDS: dict[str, tuple[str, ...]] = {}
+for _figure in PUBLIC_FIGURES:
+    _PUBLIC_FIRST_WORDS[_figure.split()[0]] = (*_PUBLIC_FIRST_WORDS.get(_figure.split()[0], ()), _figure)
+
+
+def _unknown_capitalised(word: str) -> bool:
+    """A capitalised word that is no everyday word, place or title: a name when the context says so."""
+    lower = word.lower()
+    return (len(word) > 2 and _is_name_word(word) and lower not in COMMON_WORDS and lower not in NOT_SUB_STATE
+            and lower not in LOWERCASE_WORDS and _looks_like_name(lower))
+
+
 def _surname_first_start(text: str, tokens: list[re.Match], i: int) -> int:
     """East Asian names put the family name first ("Zhang Jing", "Nguyen Thi Lan"): take it too."""
     start = tokens[i].start()
-    if i > 0 and text[tokens[i - 1].end():start] == " " and tokens[i - 1].group().lower() in SURNAMES_FIRST:
-        return tokens[i - 1].start()
+    j = i
+    while j > 0 and text[tokens[j - 1].end():tokens[j].start()] == " " and _plain(tokens[j - 1].group()) in _VIETNAMESE_MIDDLE:
+        j -= 1
+    if j > 0 and text[tokens[j - 1].end():tokens[j].start()] == " " and _plain(tokens[j - 1].group()) in SURNAMES_FIRST:
+        return tokens[j - 1].start()
     return start
 
 
@@ -171,6 +210,8 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
         unknown_ok = _looks_like_name(word) and (_AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
                                                  or _TITLE_END.search(before) is not None)
         if known or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
+            if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
+                continue  # "taylor swift's new album": a public figure in lower case
             spans.append(tok.span())
     return spans
 
@@ -222,7 +263,7 @@ class PiiScrubber:
                          if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
                 if kind == "address":
-                    spans = _merge_overlaps([_with_place_after(text, span) for span in spans])
+                    spans = _merge_overlaps(text, [_with_place_after(text, span) for span in spans])
             if spans:
                 self.counts[kind] += len(spans)
                 text = _replace_spans(text, spans, PLACEHOLDERS[kind])
@@ -242,11 +283,12 @@ def _with_place_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
     return span[0], m.end()
 
 
-def _merge_overlaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merge_overlaps(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """A town taken after a street may also start the next match ("PO Box 9, Leeds, LS1 4AB"): join them."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
+        # "9 Hope Street, Fitzroy" + " VIC 3065": pieces with only a space or comma between are one address
+        if merged and (start < merged[-1][1] or text[merged[-1][1]:start] in (" ", ", ", ",")):
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))

@@ -160,4 +160,6 @@ taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|k
 |martin luther king|nelson mandela|princess diana|prince harry|king charles|queen elizabeth
 |harry potter|jon snow|walter white|winnie the pooh|mickey mouse|selena gomez|demi lovato|kurt cobain
 |marilyn monroe|albert einstein|abraham lincoln|john lennon|paul mccartney|bob marley|jesus christ
+|marcus aurelius|carl rogers|aaron beck|albert ellis|thich nhat hanh|eckhart tolle|mel robbins|jay shetty
+|matthew perry|amy winehouse|chester bennington|naomi osaka|michael phelps|meghan markle|prince william
 """.replace("\n", "").split("|"))

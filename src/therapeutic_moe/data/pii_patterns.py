@@ -68,7 +68,7 @@ PATTERNS: dict[str, list[Pattern]] = {
     "email": [
         (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
         # spelled out: a word, "at" in some form, a domain with "dot" in some form, a known TLD
-        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:{_DOT}[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]*(?:{_DOT}[a-z0-9][\w-]*)*"
+        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:(?:{_DOT}|\s+(?:underscore|dash|hyphen)\s+)[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]*(?:{_DOT}[a-z0-9][\w-]*)*"
                     rf"{_DOT}{_TLD}\b"), 0),
     ],
     "url": [
@@ -86,7 +86,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         # snake_case words are handles in client text ("big_sad_toast"); prose never has them
         (re.compile(r"(?<![\w@#/.-])[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*[A-Za-z0-9](?![\w@])"), 0),
         (re.compile(r"(?i:\b(?:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|discord|telegram|kik|reddit|twitch"
-                    r"|user ?name|gamertag)\b(?:\s+(?:handle|name|account|user ?name))?[\s,]*"
+                    r"|user ?name|gamertag|xbox|psn|steam|epic|battle\.?net|roblox|minecraft)\b(?:\s+(?:handle|name|account|user ?name))?[\s,]*"
                     r"(?:is|:|-|i'm|i’m|i am|as|add me|find me|follow me)?\s*(?:(?:me|it)\s+)?)"
                     r"(?!(?i:is|and|but|or|the|me|it|a|an|so|too|account)\b)"
                     r"((?=[\w.]*(?:\d|_|\.\w))[A-Za-z0-9_][\w.]{2,29}[A-Za-z0-9_])"), 1),
@@ -97,6 +97,10 @@ PATTERNS: dict[str, list[Pattern]] = {
         # the weekday goes with the date: "Thursday 14 November" tells the day as much as the date
         (re.compile(rf"(?<![\w/.-])(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
+        (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
+        (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
+                    r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
+                    r"|lap|page|chapter|level|birthday|anniversary|of\b))"), 1),
         (re.compile(rf"(?i:\b(?:on|since|until|till|from|by|before|after)\s+)({_MONTH_I}\s+{_DAY}\b"
                     rf"|{_MONTH_DAY}(?![\w/-]|\.\d))"), 1),
     ],
@@ -108,7 +112,7 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?:\s\d{3,}){0,3})"), 1),
         (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
         # after a cue, a plate of up to four groups ("TN 09 BX 4410"); a lone "I" or "A" ends it
-        (re.compile(rf"(?i:\b{_PLATE_CUE}\b{_NUMBER_WORDS}{_IS})((?=[A-Z0-9 -]*\d)(?=[A-Z0-9 -]*[A-Z])"
+        (re.compile(rf"(?i:\b{_PLATE_CUE}\b{_NUMBER_WORDS}(?:,\s*|{_IS}))((?=[A-Z0-9 -]*\d)(?=[A-Z0-9 -]*[A-Z])"
                     r"[A-Z0-9]{1,8}(?:[ -](?!(?:I|A)\b)[A-Z0-9]{1,5}){0,3})\b"), 1),
         # plate formats distinctive enough without a cue: UK "AB12 CDE", India "MH 12 AB 1234", France/Italy "AB-123-CD"
         (re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
@@ -116,6 +120,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
+        (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,})\b"), 0),
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
         (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
         (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
@@ -154,6 +159,13 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?i:\b(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
                     r"(?:\s+(?:here|there))?\s+(?:in|to)\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
                     r"(?!\s+(?:County|Parish|Borough))"), 1),
+        (re.compile(r"(?i:\b(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in\s+)"
+                    r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b(?!\s+(?:County|Parish|Borough))"), 1),
+        (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\s+\d{4}\b"), 0),
+        (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
+                    rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
+        (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
+        (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|derecha|dcha|centro|[A-D])?\b"), 0),
         (re.compile(r"(?i:\b(?:i'?m|i’m|i am|we'?re|we’re|we are)\s+(?:now\s+|still\s+|back\s+)?"
                     r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
