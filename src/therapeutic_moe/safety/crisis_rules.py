@@ -168,7 +168,7 @@ NEGATION_EXCEPTIONS = frozenset("sure that longer one even know care matter idea
 FEAR_WORDS = _c(r"\b(?:afraid|scared|worried|terrified|fear|frightened|panic\w*)\b")
 INTENT_WORDS = _c(r"\b(?:going to|about to|planning (?:to|on)|plan to|decided to|ready to|will|ill|finally)\b")
 THIRD_PERSON = _c(
-    rf"\b(?:he|she|they|hes|shes|theyre|hed|theyd|theyve|theyll|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?(?:{RELATION}|client|patient|student|teen|teenager)s?)\b"
+    rf"\b(?:he|she|they|hes|shes|theyre|hed|theyd|theyve|theyll|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?(?:{RELATION}|client|patient|student|teen|teenager|\d+\s*year\s*olds?)s?)\b"
     # "she'd" loses its apostrophe in the normal form; "shed" is a word too, so only before a verb
     r"|\bshed(?=\s+(?:be|rather|never|have|want|like|wish|do|go|end|kill|take)\b)"
 )
@@ -177,6 +177,16 @@ EDUCATIONAL = (
     r"\b(?:signs? of|warning signs|what is|what are|why do people|why does|prevention|awareness|"
     r"statistics|research|learn\w* about|class|lecture|documentary|article|book|movie|show|(?:talk|speak)\w* to (?:my|a|the|our) \w+ about)\b"
 )
+# Songs, films, games and stories: "the song about standing on a bridge", "anime that end with a
+# girl jumping off the roof", "i killed myself like 40 times on the lava jump". The semantic
+# detector still reads these sentences; the rules step back.
+MEDIA = (
+    r"\b(?:song|songs|lyrics|album|anime|manga|film|films|movie|movies|episode|series|show|novel|book|character"
+    r"|scene|trope|plot|boss fight|level|respawn\w*|checkpoint|speedrun\w*)\b"
+    r"|\b(?:killed|died|kill|die)\s+(?:my ?self\s+)?(?:like\s+)?\d+\s+times\b"
+)
+# "if I see one more mole question I'll hang myself": hyperbole about a small annoyance
+HYPERBOLE = r"\bif\s+i\s+(?:\w+\s+){0,4}(?:one more|1 more|another single)\b"
 ACCIDENT = (
     r"\b(?:shaving|shave|cooking|cook|kitchen|stove|oven|chopping|gym|lifting|accident\w*|by mistake|"
     r"playing|fell|fall|tripped|slipped|running|workout|soccer|football|sports?|hiking|on (?:a|the|some) "
@@ -193,7 +203,7 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              unless=r"\b(?:weeds?|bugs?|pests?|bacteria|germs?|mice|rats?|plants?|time|kill for)\b", own_negation=True),
     category("suicide.painless_way", S, H,
              r"\b(?:painless\w*|quickest|quick|easiest|easy|fastest|surest|best|effective|peaceful|least painful)\s+"
-             r"(?:way|ways|method|methods)\s+(?:to|of)\s+(?:die|dying|kill (?:my ?self|yourself)|end (?:it|my life|your life)|commit suicide|suicide)"),
+             r"(?:way|ways|method|methods)\s+(?:to|of)\s+(?:die|dying|kill (?:my ?self|yourself)|end (?:it|my life|your life)|commit suicide|suicide)", self_only=True),
     category("suicide.how_to", S, H,
              rf"\bhow\s+(?:to|do i|can i|could i|would i|do you|should i)\s+(?:kill {MYSELF}|kill yourself|commit suicide|end my life|overdose|hang {MYSELF}|slit my)"),
     # "would that be enough to stop me waking up": a lethality question without "how many"
@@ -255,7 +265,8 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"|\b(?:final|last)\s+goodbyes?\b|\b(?:put|got|sorted|arranged|arranging|putting)\s+(?:all\s+)?my\s+affairs\b",
              unless=ORDINARY_FAREWELL, own_negation=True),
     # suicide: active thoughts (moderate; "going to"/"will" in front makes them high)
-    category("suicide.kill_self", S, M, SELF_KILL, intent_upgrades=True, self_only=True),
+    category("suicide.kill_self", S, M, SELF_KILL, intent_upgrades=True, self_only=True,
+             unless=MEDIA + "|" + HYPERBOLE),
     category("suicide.unalive", S, M, r"\bunalive\b(?!\s+(?:him|her|them|someone|somebody|my\s+\w+))", self_only=True, intent_upgrades=True),
     category("suicide.want_to_die", S, M, r"\b(?:want|wants|wanted|wanting|need|ready)\s+to\s+die\b", self_only=True),
     category("suicide.suicidal", S, M,
@@ -273,13 +284,13 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.jump", S, M,
              r"\bjump\w*\s+(?:off|from|in front of|out of|into)\s+(?:a\s+|the\s+|my\s+|this\s+|that\s+)?(?:\w+\s+)?"
              r"(?:bridge|building|roof|rooftop|train|subway|cliff|balcony|garage|overpass|window|ledge|tower|highway|traffic|truck|bus)\b",
-             self_only=True, intent_upgrades=True),
+             self_only=True, intent_upgrades=True, unless=MEDIA),
     category("suicide.going_to_jump", S, M,
              r"\b(?:going to|about to|ready to)\s+jump\b(?!\s+(?:on|at|in|into|for|right|ahead|back|up|start|ship|through|over|to|the gun|rope|around|out of (?:a|the) plane))",
              unless=r"\b(?:skydiv\w*|bungee|parachute|pool|trampoline|plane)\b"),
     category("suicide.at_height", S, M,
              r"\b(?:standing|sitting|stood|sat)\s+(?:on|at)\s+(?:the\s+|a\s+|this\s+)?(?:edge of (?:the |a )?\w+|ledge|railing|bridge|roof|rooftop|cliff)\b",
-             unless=r"\b(?:photos?|pictures?|view|selfie|sunset|tour|hike|hiking|fishing)\b"),
+             unless=r"\b(?:photos?|pictures?|view|selfie|sunset|tour|hike|hiking|fishing)\b|" + MEDIA),
     category("suicide.drive_into", S, M,
              r"\bdriv\w*\s+(?:my\s+car\s+|the\s+car\s+|it\s+)?(?:into|off)\s+(?:a\s+|the\s+)?(?:wall|tree|cliff|bridge|river|lake|oncoming traffic|traffic|pole|truck)",
              self_only=True, intent_upgrades=True),
