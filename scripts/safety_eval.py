@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the test set to score: a path, or a file name beside the corpus (default: "
                              f"{BLIND_FILE.name}, the newest blind set; crisis_corpus_blind.json to "
                              "crisis_corpus_blind5.json are earlier ones, already scored and now training data, and "
-                             "crisis_corpus_blind6.json and crisis_corpus_blind7.json were scored too)")
+                             "crisis_corpus_blind6.json to crisis_corpus_blind8.json were scored too)")
     args = parser.parse_args(argv)
     if not args.heldout.exists() and (CORPUS_DIR / args.heldout).exists():
         args.heldout = CORPUS_DIR / args.heldout
