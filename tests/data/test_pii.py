@@ -183,6 +183,24 @@ FAMILY_CASES += [
     ("his car had plates, KX 5520, I saw them", "his car had plates, [ID], I saw them"),
 ]
 
+# families added after reading the fourth blind set's misses (examples written for these tests)
+FAMILY_CASES += [
+    ("the MRN on it is 55120934, I checked", "the MRN on it is [ID], I checked"),
+    ("plan member ID KPL 552 019 334 on the card", "plan member ID [ID] on the card"),
+    ("my NI number is AB 12 34 56 D", "my NI number is [ID]"),
+    ("a car with plates M-XR 2210 waited outside", "a car with plates [ID] waited outside"),
+    ("ring me on six one seven, five five five, zero one nine two", "ring me on [PHONE]"),
+    ("write to t.ng.88 @ gmail . com please", "write to [EMAIL] please"),
+    ("the review moved to Fri 9/12 at noon", "the review moved to [DOB] at noon"),
+    ("we're on RR 4, Box 27 outside town", "we're on [ADDRESS] outside town"),
+    ("post it to Kingston, ON K7L 3N6", "post it to [ADDRESS]"),
+    ("mi abuela Remedios Saldaña cooked every Sunday", "mi abuela [NAME] cooked every Sunday"),
+    ("my old psychiatrist was dr Adebayo-Cole", "my old psychiatrist was dr [NAME]"),
+    ("at work I go by Tunji", "at work I go by [NAME]"),
+    ("my legal name on the forms is Rosario Huamán Quispe", "my legal name on the forms is [NAME]"),
+    ("And Siobhra, she was the one who drove me home.", "And [NAME], she was the one who drove me home."),
+]
+
 FAMILY_UNTOUCHED = [
     "I was born in 1994 and on Thursday I felt fine.",  # a year alone, a weekday alone
     "I rated it 7/10 and drank 3/4 of the bottle.",  # fractions, not dates
@@ -191,7 +209,10 @@ FAMILY_UNTOUCHED = [
     "I'm in Texas now and my sister is in Ohio.",  # states stay
     "Long story short, Son, he hung up.",  # surnames-first and given names that are words
     "I moved up to the 4th floor on the 2nd try.",  # ordinals that are no dates
-    "Music is my therapy and Running was my escape.",  # capitalised things before "is my" that is no kin word
+    "Music is my therapy and Running was my escape.",
+    "I read Atomic Habits by James Clear and watched Dr. Phil.",  # public figures
+    "I slept from one to three, then four to six, two hours total.",  # number words that are no phone
+  # capitalised things before "is my" that is no kin word
     "I told Mom and asked God for help.",  # kin words and God are no names
     "taylor swift's tour and Brené Brown's podcast help me.",  # public figures, any case or accent
     "Work is my life and Home is my safe place.",  # capitalised words before "is my" that are no people

@@ -25,7 +25,7 @@ from therapeutic_moe.data.pii_names import (
     PUBLIC_FIGURES,
     SURNAMES_FIRST,
 )
-from therapeutic_moe.data.pii_patterns import PATTERNS
+from therapeutic_moe.data.pii_patterns import PATTERNS, SPELLED_PHONE
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 from therapeutic_moe.data.types import Conversation, Turn
 from therapeutic_moe.errors import ConfigError
@@ -63,15 +63,17 @@ _KIN_MOD = r"(?:(?:foster|step|little|older|younger|big|baby|best|ex|new|late|tw
 # "maiden name", "last name", "nickname growing up was": a name of the person, whatever kind.
 _NAME_OF = (r"(?:maiden|last|first|middle|family|full|legal|real|birth|given|christian|pet|sur|nick|user)[ -]?name"
             r"(?:'s)?(?:\s+(?:growing up|as a kid|as a child|at school|in school|back then|at home|now))?"
-            r"(?:\s+(?:is|was|:))?")
+            r"(?:\s+on\s+(?:the|my|all)\s+\w+)?(?:\s+(?:is|was|:))?")
 _STRONG_CUE = re.compile(
     rf"(?:\b(?i:my name is|my name's|name's|call me|named|{_NAME_OF}"
     # "Dad's name is", "her name was", "everyone calls him", "we call her", "goes by"
     r"|(?:\w+'s|\w+’s|his|her|their|our|your)\s+(?:\w+\s+)?name\s+(?:is|was)"
-    r"|calls?\s+(?:him|her|them)|called\s+(?:him|her|them)|goes by|went by)"
+    r"|calls?\s+(?:him|her|them)|called\s+(?:him|her|them)|goes by|went by|go by)"
     r"|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Rev|Reverend|Pastor|Coach|Officer|Detective|Judge|Nurse"
     r"|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)\.?"
     rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN_MOD}(?:{_KIN}))\s*,?"
+    r"|\b(?i:mi|mis)\s+(?i:abuela|abuelo|mamá|mama|papá|papa|madre|padre|tía|tia|tío|tio|hermana|hermano|prima|primo|hija|hijo)\s*,?"
+    r"|\b(?:dr|mr|mrs|ms|prof)\.?"
     r"|(?:^|[.!?]\s|\n)\s*(?i:hi|hello|hey|thanks|thank you|okay|ok|well|yes|no|sorry|welcome|bye|goodbye"
     r"|good morning|good afternoon|good evening|dear)\s*,?)\s+$"
 )
@@ -88,6 +90,8 @@ _LOWER_CUE = re.compile(
 # "Karthikeyan was my roommate", "Wren and Hazel are my two best friends", "said Wojtek complained".
 _PERSON_AFTER = re.compile(rf"(?:\s+and\s+[{_UPPER}][{_LOWER}]+)?\s+(?:is|was|are|were)\s+(?:my|our)\s+"
                            rf"(?:\w+\s+){{0,2}}?(?i:{_KIN}|friends|roommates|flatmates|best friends|kids|parents)\b")
+# "Bríd, she was the nurse": a name then a pronoun that goes on about that person
+_PRONOUN_AFTER = re.compile(r",\s+(?:she|he)\s+(?:was|is|had|has|said|says|told|knew|knows)\b")
 _PERSON_VERB_BEFORE = re.compile(r"\b(?i:told|asked|texted|messaged|rang|phoned|emailed|hugged|married"
                                  r"|dating|bring|brought|bringing)\s+$")
 # Family-name particles and Vietnamese middle names inside a full name ("Fintan Ó Súilleabháin",
@@ -150,6 +154,7 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
             or (_unknown_capitalised(word) and (_PERSON_AFTER.match(text, tok.end()) is not None
+                                                 or _PRONOUN_AFTER.match(text, tok.end()) is not None
                                                  or _PERSON_VERB_BEFORE.search(before) is not None))
         )
         if not is_name:
@@ -161,10 +166,16 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             end = particle.end()  # "Fintan Ó Súilleabháin", "Ruud van Dijk"
         elif nxt is not None and text[end:nxt.start()] == " " and _is_name_word(nxt.group()):
             end = nxt.end()  # surname
+            after_next = tokens[i + 2] if i + 2 < len(tokens) else None
+            if (after_next is not None and text[end:after_next.start()] == " " and _unknown_capitalised(after_next.group())
+                    and _plain(after_next.group()) not in FIRST_NAMES):
+                end = after_next.end()  # a second surname
             particle = _PARTICLE_SURNAME.match(text, end)
             end = particle.end() if particle is not None else end
-        if _plain(text[tok.start():end]) in PUBLIC_FIGURES:
-            continue
+        title = _TITLE_END.search(text[max(0, tok.start() - 6):tok.start()])
+        if _plain(text[tok.start():end]) in PUBLIC_FIGURES or (
+                title is not None and f"{title.group().strip(' .').lower()} {_plain(text[tok.start():end])}" in PUBLIC_FIGURES):
+            continue  # "Taylor Swift", "Dr. Phil"
         start = _surname_first_start(text, tokens, i)
         if spans and start < spans[-1][1]:
             start = spans.pop()[0]  # "Maria Wang Fang": the family name already closed the name before it
@@ -256,7 +267,7 @@ class PiiScrubber:
         for kind in self.kinds:
             if kind == "name":
                 spans = _name_spans(text)
-            elif kind in _DIGIT_KINDS and not _DIGIT.search(text):
+            elif kind in _DIGIT_KINDS and not _DIGIT.search(text) and not (kind == "phone" and SPELLED_PHONE.search(text)):
                 continue
             else:
                 spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)

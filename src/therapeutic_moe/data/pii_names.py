@@ -162,4 +162,5 @@ taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|k
 |marilyn monroe|albert einstein|abraham lincoln|john lennon|paul mccartney|bob marley|jesus christ
 |marcus aurelius|carl rogers|aaron beck|albert ellis|thich nhat hanh|eckhart tolle|mel robbins|jay shetty
 |matthew perry|amy winehouse|chester bennington|naomi osaka|michael phelps|meghan markle|prince william
+|james clear|mark manson|matt haig|johann hari|adam grant|susan david|bessel van der kolk|dr phil|phil mcgraw
 """.replace("\n", "").split("|"))

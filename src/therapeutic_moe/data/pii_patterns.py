@@ -59,14 +59,21 @@ _DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|sn|device id|dev
 _NUMBER_WORDS = r"(?:\s*(?:number|no\.?|num|#|id|code))?"
 _IS = r"\s*(?:is|was|reads|says|shows|:|#|=)?\s*"
 # "serial number of my hearing aid is ...", "device ID on my tracker is ...": what it belongs to
-_OF_WHAT = r"(?:\s+(?:of|on|for|from)\s+(?:my|the|his|her|our|their)\s+[a-z]+(?:\s[a-z]+)?(?=\s+(?:is|was)\b))?"
+_OF_WHAT = (r"(?:\s+(?:of|on|for|from)\s+(?:(?:my|the|his|her|our|their)\s+[a-z]+(?:\s[a-z]+)?|it|them|this|that)"
+            r"(?=\s+(?:is|was)\b))?")
 _DOT = r"(?:\.|\s*(?:\(dot\)|\[dot\]|\{dot\})\s*|\s+dot\s+)"
 _AT = r"(?:@|\s*(?:\(at\)|\[at\]|\{at\})\s*|\s+at\s+)"
 _TLD = r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br|info|biz|ie|nz|za|ch|se|no)"
 
+# read out digit by digit: "five five five, two nine one, four four zero six" (no digit in it,
+# so the scrubber's digit fast path checks this one apart)
+SPELLED_PHONE = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,-]+){6,}"
+                           r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
+
 PATTERNS: dict[str, list[Pattern]] = {
     "email": [
         (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
+        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*\s+@\s+[a-z0-9][\w-]*(?:\s*\.\s*[a-z0-9][\w-]*)*\s*\.\s*{_TLD}\b"), 0),
         # spelled out: a word, "at" in some form, a domain with "dot" in some form, a known TLD
         (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:(?:{_DOT}|\s+(?:underscore|dash|hyphen)\s+)[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]*(?:{_DOT}[a-z0-9][\w-]*)*"
                     rf"{_DOT}{_TLD}\b"), 0),
@@ -98,6 +105,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?<![\w/.-])(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
+        (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
                     r"|lap|page|chapter|level|birthday|anniversary|of\b))"), 1),
@@ -108,7 +116,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
         (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
         (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
-                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,}"
+                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,}"
                     r"(?:\s\d{3,}){0,3})"), 1),
         (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
         # after a cue, a plate of up to four groups ("TN 09 BX 4410"); a lone "I" or "A" ends it
@@ -121,6 +129,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
         (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,})\b"), 0),
+        (re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
+        (re.compile(r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s\d{1,4}[EH]?\b"), 0),  # German plates ("B-KM 4471")
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
         (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
         (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
@@ -136,6 +146,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w-])"), 0),
         (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])"), 0),
         (re.compile(r"(?<![\w-])\d{10,11}(?![\w-])"), 0),
+        (SPELLED_PHONE, 0),
     ],
     "address": [
         (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\.?\s+){{0,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
@@ -147,6 +158,9 @@ PATTERNS: dict[str, list[Pattern]] = {
                     rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?:\b\d{{1,5}}[a-z]?\s+)?\b{_FOREIGN_STREET_SUFFIX}(?:\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
         (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+", re.I), 0),
+        (re.compile(r"\b(?:RR|R\.R\.|Rural Route)\s?\d+(?:,?\s+(?:Box|Site)\s+\d+)?"), 0),
+        (re.compile(rf"(?:\b[A-Z][a-z]+,?\s+)?\b(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)\s+{_CA_POSTCODE}"), 0),
+        (re.compile(r"(?<![\w-])[A-Z]\d[A-Z]\s\d[A-Z]\d(?![\w-])"), 0),
         (re.compile(r"(?i:\b(?:live|lives|living|moved|grew up)\s+(?:on|at)\s+)((?:[A-Z][a-z]+\s+){1,3}"
                     r"(?:Street|Avenue|Road|Lane|Drive|Boulevard|Court|Terrace))\b"), 1),
         (re.compile(r"(?i:\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode)\b(?:\s+(?:is|was))?\s*:?\s*)"
@@ -165,7 +179,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
-        (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|derecha|dcha|centro|[A-D])?\b"), 0),
+        (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dcha|dch|centro|[A-D])?\b"), 0),
         (re.compile(r"(?i:\b(?:i'?m|i’m|i am|we'?re|we’re|we are)\s+(?:now\s+|still\s+|back\s+)?"
                     r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
