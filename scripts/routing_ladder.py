@@ -92,6 +92,10 @@ for _base in ("moe_recipe_lr100", "moe_sequence_supervised_lr100"):
 ARMS["moe_sequence_supervised_shared_alpha12"] = (
     "moe_sequence_supervised_lr100 with a shared always-on expert + 4 routed, r3, expert_alpha 12",
     {**ARMS["moe_sequence_supervised_lr100"][1], "shared_expert": True, "expert_r": 3, "expert_alpha": 12})
+for _weight in (0.1, 0.2):  # lighter supervision: how much of the domain information stays, at what perplexity
+    ARMS[f"moe_sequence_supervised_shared_alpha12_w{_weight:g}".replace(".", "")] = (
+        f"moe_sequence_supervised_shared_alpha12 with domain_routing_weight {_weight:g}",
+        {**ARMS["moe_sequence_supervised_shared_alpha12"][1], "domain_routing_weight": _weight})
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
 
