@@ -157,13 +157,14 @@ def test_an_act_already_done_stays_a_crisis_but_a_clarification_ends_it():
 
 @needs_encoder
 def test_the_semantic_threshold_setting_moves_the_decision():
-    text = "they'd be relieved without me"
+    text = "I just want to sleep for a very long time"  # no rule fires; the model is unsure of it
     score = SafetyLayer().semantic.scores([text])[0].crisis_probability
-    below, above = SafetyLayer(SimpleNamespace(semantic_crisis_threshold=max(0.01, score - 0.01))), \
-        SafetyLayer(SimpleNamespace(semantic_crisis_threshold=min(0.99, score + 0.01)))
-    assert below.detector_status["semantic_threshold"] == pytest.approx(max(0.01, score - 0.01))
+    assert 0.05 < score < 0.95, score
+    below = SafetyLayer(SimpleNamespace(semantic_crisis_threshold=score - 0.01))
+    above = SafetyLayer(SimpleNamespace(semantic_crisis_threshold=score + 0.01))
+    assert below.detector_status["semantic_threshold"] == pytest.approx(score - 0.01)
     assert below.check_user_message(user(text)).is_crisis
-    assert not above.check_user_message(user(text)).is_crisis or score + 0.01 > 0.99
+    assert not above.check_user_message(user(text)).is_crisis
     assert SafetyLayer().detector_status["semantic_threshold"] == CrisisModel.load().threshold
 
 

@@ -172,10 +172,8 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
                 end = after_next.end()  # a second surname
             particle = _PARTICLE_SURNAME.match(text, end)
             end = particle.end() if particle is not None else end
-        title = _TITLE_END.search(text[max(0, tok.start() - 6):tok.start()])
-        if _plain(text[tok.start():end]) in PUBLIC_FIGURES or (
-                title is not None and f"{title.group().strip(' .').lower()} {_plain(text[tok.start():end])}" in PUBLIC_FIGURES):
-            continue  # "Taylor Swift", "Dr. Phil"
+        if _is_public_figure(text, tok.start(), end):
+            continue
         start = _surname_first_start(text, tokens, i)
         if spans and start < spans[-1][1]:
             start = spans.pop()[0]  # "Maria Wang Fang": the family name already closed the name before it
@@ -185,9 +183,15 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
 
 
 # first word -> the public figures' full names that start with it, for lower-case text
-_PUBLIC_FIRST_WORDS: dict[str, tuple[str, ...]] = {}
-for _figure in PUBLIC_FIGURES:
-    _PUBLIC_FIRST_WORDS[_figure.split()[0]] = (*_PUBLIC_FIRST_WORDS.get(_figure.split()[0], ()), _figure)
+_PUBLIC_FIRST_WORDS: dict[str, tuple[str, ...]] = {
+    first: tuple(f for f in PUBLIC_FIGURES if f.split()[0] == first) for first in {f.split()[0] for f in PUBLIC_FIGURES}}
+
+
+def _is_public_figure(text: str, start: int, end: int) -> bool:
+    """"Taylor Swift", "Brené Brown", or a title and a name ("Dr. Phil"): not a patient identifier."""
+    name = _plain(text[start:end])
+    title = _TITLE_END.search(text[max(0, start - 6):start])
+    return name in PUBLIC_FIGURES or (title is not None and f"{title.group().strip(' .').lower()} {name}" in PUBLIC_FIGURES)
 
 
 def _unknown_capitalised(word: str) -> bool:

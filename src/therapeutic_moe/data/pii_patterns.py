@@ -170,16 +170,16 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?<![\w-]){_EIRCODE}"), 0),
         (re.compile(r"\bDublin\s\d{1,2}W?\b"), 0),  # Dublin postal districts
         (re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s(?:County|Parish|Borough)\b"), 0),
-        (re.compile(r"(?i:\b(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
-                    r"(?:\s+(?:here|there))?\s+(?:in|to)\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
-                    r"(?!\s+(?:County|Parish|Borough))"), 1),
-        (re.compile(r"(?i:\b(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in\s+)"
+        # where someone lives: "we moved to Leeds", "my brother still lives in Surulere", "my roommate in Koramangala"
+        (re.compile(r"(?i:\b(?:(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
+                    r"(?:\s+(?:here|there))?\s+(?:in|to)"
+                    r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b(?!\s+(?:County|Parish|Borough))"), 1),
         (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\s+\d{4}\b"), 0),
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
-        (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dcha|dch|centro|[A-D])?\b"), 0),
+        (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dch|centro|[A-D])?\b"), 0),
         (re.compile(r"(?i:\b(?:i'?m|i’m|i am|we'?re|we’re|we are)\s+(?:now\s+|still\s+|back\s+)?"
                     r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"

@@ -31,8 +31,7 @@ TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices
 # seventh blind set scored lower on the ninth blind set, and was not shipped either.
 TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_blind6.json")
 # The sixth and seventh blind sets, scored and never trained on, chose the stored decision
-# threshold (docs/safety.md, "The decision threshold").
-# The eighth chose the ninth round's threshold; that round was not shipped (docs/safety.md).
+# threshold; the eighth chose the unshipped ninth round's (docs/safety.md).
 BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind9.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)

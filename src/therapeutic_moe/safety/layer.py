@@ -110,7 +110,8 @@ class SafetyLayer:
                 "mode": "rules+semantic" if self.semantic is not None else "rules only",
                 "semantic_unavailable": self.semantic_unavailable,
                 "semantic_engine": self.semantic.encoder.engine if self.semantic is not None else None,
-                "semantic_threshold": (self.semantic_threshold or self.semantic.model.threshold) if self.semantic is not None else None}
+                "semantic_threshold": None if self.semantic is None else (
+                    self.semantic.model.threshold if self.semantic_threshold is None else self.semantic_threshold)}
 
     def _validate(self) -> None:
         problems = []
