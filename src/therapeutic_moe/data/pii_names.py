@@ -77,7 +77,7 @@ xiaoming xiaoli jing ying lan fang hong jun hao yong jie lei ming qiang tao wen 
 yan yu zhang haruto yuto sota riku hina yui aoi sakura haruka yuna rina takeshi kenta
 daiki shota yuki ji-woo jiwoo min-jun minjun seo-yeon seoyeon ji-hoon jihoon hye-jin hyejin eun-ji
 sung thanh linh trang huong duc minh quang
-wiremu aroha mere hemi tane anahera rangi manaia sione losa mele tevita
+wiremu aroha mere hemi tane anahera rangi manaia sione losa mele tevita tomas tomasz
 yifan zihan yuxuan haoran junjie xinyi yuting jiayi zhiwei jianguo guang chao peng hua qing xia
 jiahui zixuan ruoxi meiling xiuying guiying lihua jianhua
 seo-jun seojun ha-eun haeun ji-min jimin jisoo soo-jin sujin min-seo minseo hyun dong-hyun donghyun
@@ -93,7 +93,7 @@ will hope grace faith joy may april june august rose lily iris daisy ivy holly d
 winter sky amber ruby pearl jade crystal star sunny honey ginger olive violet heather mark bill art sue
 pat frank rich don bob jack ray rob chase hunter mason drew grant lance miles wade gene harmony destiny
 justice patience trinity charity carol chance guy rusty dean earl reed brook river rain sage angel
-precious bliss kit norm sandy misty penny buddy max nick ken kay jay lee al ed christian
+precious bliss mercy kit norm sandy misty penny buddy max nick ken kay jay lee al ed christian
 long son hung bo na ping gang dung hai nam thu
 """
 
@@ -164,3 +164,49 @@ taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|k
 |matthew perry|amy winehouse|chester bennington|naomi osaka|michael phelps|meghan markle|prince william
 |james clear|mark manson|matt haig|johann hari|adam grant|susan david|bessel van der kolk|dr phil|phil mcgraw
 """.replace("\n", "").split("|"))
+
+# Capitalised words that the English dictionary lacks but that name no person: medications,
+# brands, apps and shops, chat slang and abbreviations (written from general knowledge; the
+# dictionary rule in pii.py skips them).
+NOT_PERSON_TERMS = frozenset("""
+sertraline zoloft fluoxetine prozac citalopram celexa escitalopram lexapro paroxetine paxil venlafaxine
+effexor duloxetine cymbalta bupropion wellbutrin welbutrin mirtazapine remeron trazodone desyrel xanax
+alprazolam klonopin clonazepam ativan lorazepam valium diazepam lithium lamotrigine lamictal quetiapine
+seroquel aripiprazole abilify risperidone risperdal olanzapine zyprexa latuda lurasidone clozapine
+clozaril haloperidol haldol adderall ritalin methylphenidate vyvanse concerta strattera focalin
+dexedrine modafinil provigil melatonin ambien zolpidem lunesta buspirone buspar gabapentin neurontin
+pregabalin lyrica propranolol hydroxyzine vistaril atarax prazosin naltrexone vivitrol suboxone
+subutex methadone buprenorphine narcan naloxone chantix champix varenicline nicorette nicoderm
+percocet vicodin oxycontin oxycodone oxy hydrocodone tramadol ultram dilaudid fentanyl codeine
+morphine tylenol paracetamol acetaminophen ibuprofen advil motrin aleve naproxen aspirin panadol
+nurofen excedrin benadryl zyrtec claritin sudafed nyquil dayquil imodium immodium pepto tums
+metformin ozempic wegovy mounjaro insulin levothyroxine synthroid lisinopril amlodipine atorvastatin
+lipitor omeprazole prilosec nexium zantac prednisone spravato esketamine ketamine cialis viagra
+depakote divalproex tegretol carbamazepine topamax topiramate trileptal keppra antabuse disulfiram
+campral acamprosate elavil amitriptyline nortriptyline pamelor anafranil clomipramine luvox
+fluvoxamine pristiq desvenlafaxine trintellix vortioxetine viibryd auvelity zulresso zurzuvae
+meth molly mdma lsd shrooms xanny xannies percs addy benzos benzo
+google facebook instagram insta whatsapp tiktok snapchat reddit youtube twitter zoom skype skyped
+facetime imessage spotify netflix hulu disney amazon walmart walgreens cvs target costco kroger
+applebee applebees mcdonalds mcdonald starbucks dunkin chipotle wendys subway uber lyft doordash
+grubhub airbnb venmo paypal zelle cashapp tinder bumble hinge grindr linkedin pinterest tumblr
+discord twitch xbox playstation nintendo fortnite minecraft roblox iphone ipad android samsung
+macbook alexa siri chatgpt openai gmail outlook hotmail yahoo etsy ebay craigslist nextdoor
+betterhelp talkspace headspace calm noom fitbit peloton duolingo kindle audible podcast webmd
+medicaid medicare obamacare tricare kaiser aetna cigna humana anthem bluecross
+pokies lotto keno blackjack
+misophonia asperger aspergers avoidant schizoaffective schizotypal dysthymia anhedonia alexithymia
+trichotillomania dermatillomania tourette tourettes alzheimer alzheimers parkinson parkinsons crohn
+crohns hashimoto huntington fibromyalgia endometriosis ehlers danlos cptsd bpd npd ednos arfid osfed
+pmdd pcos ibs tbi emdr ifs act mbct ssri ssris snri snris maoi maois covid
+sewerslide unalive unalived unaliving kms kys sudoku eish ag jeez gosh blimey crikey och aye cannae
+dinnae wouldnae couldnae feckin fecking bloody innit init wahala abeg oya walao lah leh aiyo aiyah
+med meds app apps calpol calpol's lemsip beechams piriton night nurse
+naebody nae cannae
+ammi abbu ammu abba nani nanu dadi dada baba mami papi oma opa nonna nonno babcia dziadek babushka
+bibi umma eomma oppa unnie noona hyung obaachan ojiichan okaasan otousan lola lolo tita tito yaya
+kia ora namaste salaam shalom habibi wallahi inshallah mashallah ciao hola gracias merci danke
+tbh lol lmao lmfao rofl idk idc ngl omg omfg smh btw fyi imo imho jk ikr wtf wth tho thx ty pls plz
+ppl bc cuz rn nvm ttyl brb irl dm dms fomo yolo bff bestie af asf fr frfr ong lowkey highkey bruh
+yall y'all ain't gonna wanna gotta kinda sorta dunno lemme gimme okey okie ok'd
+""".split())

