@@ -20,14 +20,14 @@ from collections import Counter
 from pathlib import Path
 
 from therapeutic_moe.data.pii import PiiScrubber
-from therapeutic_moe.data.pii_planted import DEV, HELDOUT, SCRUBBER_KIND, planted
+from therapeutic_moe.data.pii_planted import MARK, DEV, HELDOUT, SCRUBBER_KIND, planted
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data"
 # Written apart from the scrubber, in this order; each scored once at first (the first one's
 # misses were then read and fixed; the second one's misses were read on 2026-12-02, so from then on
 # only the third is blind).
 BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json",
-               DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json")
+               DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
@@ -39,11 +39,22 @@ _GENERIC = {"dot", "at", "com", "ext", "street", "road", "flat", "apartment", "c
             "auntie", "aunty", "uncle"}
 
 
-def caught(value: str, scrubbed: str) -> bool:
-    """An identifier is caught when none of its telling parts is left in the scrubbed line."""
-    parts = [t for t in _TOKEN.findall(value) if t.lower() not in _GENERIC]
+def caught(value: str, scrubbed: str, rest: str = "") -> bool:
+    """An identifier is caught when none of its telling parts is left in the scrubbed line.
+    A part that the line also holds outside the identifier ("My facebook is facebook.com/jo.m",
+    "my PO box, PO Box 33") cannot tell whether the identifier stayed, so it is not counted;
+    ``rest`` is the line with the identifier taken out (empty: count every part, as before
+    2026-12-03)."""
+    elsewhere = set(_TOKEN.findall(rest))
+    parts = [t for t in _TOKEN.findall(value) if t.lower() not in _GENERIC and t not in elsewhere]
     left = set(_TOKEN.findall(scrubbed))
     return not any(p in left for p in parts)
+
+
+def line_without(line: str, value: str) -> str:
+    """The marked line with this identifier's marker removed and every other one filled in."""
+    marker = next(m.group(0) for m in MARK.finditer(line) if m.group(2) == value)
+    return planted(line.replace(marker, "", 1))[0]
 
 
 def planted_table(name: str, lines: list[str], show: bool) -> list[str]:
@@ -53,7 +64,7 @@ def planted_table(name: str, lines: list[str], show: bool) -> list[str]:
         out = PiiScrubber().scrub(text)
         for kind, value in marks:
             total[kind] += 1
-            if caught(value, out):
+            if caught(value, out, line_without(line, value)):
                 found[kind] += 1
             elif show:
                 print(f"  MISS [{name} {kind}] {value!r} in: {out}")

@@ -14,7 +14,7 @@ import re
 SCRUBBER_KIND = {"name": "name", "email": "email", "phone": "phone", "url": "url", "handle": "url",
                  "date": "date_of_birth", "id": "id_number", "vehicle": "id_number", "device": "id_number",
                  "address": "address"}
-_MARK = re.compile(r"\[\[(\w+)\|(.+?)\]\]")
+MARK = re.compile(r"\[\[(\w+)\|(.+?)\]\]")
 
 DEV = [
     "my name is [[name|rohan]] and I've had a rough week",
@@ -120,4 +120,4 @@ HELDOUT = [
 
 def planted(line: str) -> tuple[str, list[tuple[str, str]]]:
     """(clean text, [(kind, value), ...]) of one marked line."""
-    return _MARK.sub(lambda m: m.group(2), line), [(m.group(1), m.group(2)) for m in _MARK.finditer(line)]
+    return MARK.sub(lambda m: m.group(2), line), [(m.group(1), m.group(2)) for m in MARK.finditer(line)]
