@@ -32,6 +32,10 @@ NAMES_BY_DICTIONARY = [
     ("Mercy hasn't answered since Friday.", "[NAME] hasn't answered since Friday."),
     ("Rose is the one who drove me to hospital.", "[NAME] is the one who drove me to hospital."),
     ("i told hunter i needed a break", "i told [NAME] i needed a break"),
+    ("Rose and I stopped talking in May.", "[NAME] and I stopped talking in May."),
+    ("Sunny from my group said it gets easier.", "[NAME] from my group said it gets easier."),
+    ("My auntie Mercy rings every week.", "My auntie [NAME] rings every week."),
+    ("my dad (Oyelaran) never writes back", "my dad ([NAME]) never writes back"),
     # lower case, with what the sentence says of the person
     ("ok so oyelaran keeps texting me again", "ok so [NAME] keeps texting me again"),
 ]
@@ -49,6 +53,9 @@ LEFT_ALONE = [
     "the sucide thoughts come at night",                 # a lowercase typo
     "my whānau is really supportive",                    # a word after a determiner
     "I started a GoFundMe for the vet bills.",           # a brand in CamelCase
+    "i lost hope and I stopped going out",               # a word that is also a name, lower case
+    "Reading Bessel van der Kolk helped me more than I expected.",   # a public figure's full name
+    "I keep asking myself what Iroh would say.",         # a character named in passing
 ]
 
 
@@ -77,6 +84,16 @@ CODES_AND_FORMS = [
     ("send it to H.No. 12-4-77, Road No. 3, Jubilee Hills please", "send it to [ADDRESS] please"),
     ("the flat is in Sector 15, Gurgaon 122001", "the flat is in [ADDRESS]"),
     ("on steam I'm QuietLanternFox and on xbox xXMothLightXx", "on steam I'm [URL] and on xbox [URL]"),
+    ("the CPAP serial is RS 40-11872, if it matters", "the CPAP serial is [ID], if it matters"),
+    ("his car, KTR-5512, was outside again", "his car, [ID], was outside again"),
+    ("my SIN for the form is 446 201 337.", "my SIN for the form is [ID]."),
+    ("call +44 20 7946 0321 any time", "call [PHONE] any time"),
+    ("since February twenty-first I haven't slept", "since [DOB] I haven't slept"),
+    ("we lived at Rua do Sol, 88, apto 12, Recife Velho when I was small", "we lived at [ADDRESS] when I was small"),
+    ("my flat was Calle Mayor 9, 2º dcha, 28013 Madrid back then", "my flat was [ADDRESS] back then"),
+    ("we stayed at No. 7, 2nd Main, Jayanagar, Mysuru 570011 for a year", "we stayed at [ADDRESS] for a year"),
+    ("my old place was 3-8-12 Nishiogi-kita, Suginami-ku and I miss it", "my old place was [ADDRESS] and I miss it"),
+    ("I grew up in Villanueva del Trabuco and left at sixteen", "I grew up in [ADDRESS] and left at sixteen"),
     ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
 ]
 

@@ -25,6 +25,7 @@ from therapeutic_moe.data.pii_names import (
     NOT_NAMES,
     NOT_PERSON_TERMS,
     PUBLIC_FIGURES,
+    PUBLIC_SINGLE_NAMES,
     SURNAMES_FIRST,
 )
 from therapeutic_moe.data.pii_dictionary import dictionary_available, is_big_city, is_english_word, is_typo_of_common_word
@@ -62,7 +63,8 @@ _AFTER_NAME = re.compile(r"^\s+(?:is|was|has|had|said|says|told|got|gets|came|co
 _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|partner|boyfriend|girlfriend"
         r"|friend|best friend|boss|aunt|uncle|cousin|grandmother|grandfather|grandma|grandpa|niece|nephew"
         r"|coworker|co-worker|colleague|roommate|ex|fianc[ée]e?|teacher|neighbou?r|kid|child|stepdad|stepmom"
-        r"|stepson|stepdaughter|manager|supervisor|sponsor|doctor|therapist|counselor|counsellor")
+        r"|stepson|stepdaughter|manager|supervisor|sponsor|doctor|therapist|counselor|counsellor"
+        r"|auntie|aunty|nan|nana|nanna|gran|granny|grandad|granddad|godmother|godfather|landlord|landlady")
 # "my foster mum", "my little brother", "my ex-husband": one word may stand before the kin word.
 _KIN_MOD = r"(?:(?:foster|step|little|older|younger|big|baby|best|ex|new|late|twin|half|birth|adoptive)[ -]?)?"
 # Text right before a token that makes it a name even if the word list does not know it.
@@ -77,7 +79,7 @@ _STRONG_CUE = re.compile(
     r"|calls?\s+(?:him|her|them)|called\s+(?:him|her|them)|goes by|went by|go by)"
     r"|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Rev|Reverend|Pastor|Coach|Officer|Detective|Judge|Nurse"
     r"|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)\.?"
-    rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN_MOD}(?:{_KIN}))\s*,?"
+    rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN_MOD}(?:{_KIN}))\s*[,(]?"
     r"|\b(?i:mi|mis)\s+(?i:abuela|abuelo|mamá|mama|papá|papa|madre|padre|tía|tia|tío|tio|hermana|hermano|prima|primo|hija|hijo)\s*,?"
     r"|\b(?:dr|mr|mrs|ms|prof)\.?"
     r"|(?:^|[.!?]\s|\n)\s*(?i:hi|hello|hey|thanks|thank you|okay|ok|well|yes|no|sorry|welcome|bye|goodbye"
@@ -105,7 +107,8 @@ _HUMAN_VERB_AFTER = re.compile(r"(?:'s|’s)?\s+(?i:said|says|told|tells|texted|
                                r"|(?:has|had|have|hasn't|hasn’t|hadn't|never|still|always|won't|won’t|didn't|didn’t|doesn't|doesn’t)"
                                r"\s+(?:\w+\s+)?(?:answered|replied|texted|called|spoken|talked|said|told|messaged|responded|visited)"
                                r"|keeps\s+(?:texting|calling|asking|messaging|telling|saying|showing up)|is the one who|was the one who"
-                               r"|found me|picked me up|broke up)\b")
+                               r"|found me|picked me up|broke up"
+                               r"|and I\s|and me\s|from (?:the|my|our|work|school|church|group)\b(?:\s+\w+){0,3}\s+(?:said|told|says|asked))")
 _PERSON_VERB_BEFORE = re.compile(r"\b(?i:told|asked|texted|messaged|rang|phoned|emailed|hugged|married"
                                  r"|dating|bring|brought|bringing)\s+$")
 # Family-name particles and Vietnamese middle names inside a full name ("Fintan Ó Súilleabháin",
@@ -120,11 +123,12 @@ _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallw
 # sentence it may be any word the dictionary lacks ("Tengo miedo", "Feckin weather"), so there it
 # counts only when the sentence goes on about someone: "Kavitha goes", "Maricel's photos",
 # "Somchai, sorry, my husband", "Anirban Chowdhury is", "Wren and Hazel".
-_SENTENCE_START = re.compile(r"(?:^|¿|¡|[.!?…][\"'”’)\]]?\s+|[\"'“‘(]\s*|\n\s*|:\s+)$")
+_SENTENCE_START = re.compile(r"(?:^|¿|¡|[.!?…][\"'”’)\]]?\s+|[\"'“‘]\s*|\n\s*|:\s+)$")
 _GOES_ON_ABOUT_SOMEONE = re.compile(r"(?:['’]s\b|,\s|\s+and\s+[A-Z]|\s+[A-Z][a-z]"
                                     r"|\s+(?:[a-z]+(?:s|ed)|said|told|goes|went|got|came|left|ran|took|gave|made|sent"
                                     r"|knew|thought|wrote|says|can|can't|will|won't|would|never|always|just|still)\b)")
 _LOWERCASE_TYPO_NEIGHBOUR_COUNT = 10_000
+_AND_I = re.compile(r"\s+and (?:I|me)\b")
 # "Mysel- my group": a word cut off in a transcript, not a name
 _CUT_OFF = re.compile(r"-(?![\w])")
 # "my whānau is", "the thearapist said": after a determiner a word is a thing or a role, not a name
@@ -219,9 +223,17 @@ _PUBLIC_FIRST_WORDS: dict[str, tuple[str, ...]] = {
     first: tuple(f for f in PUBLIC_FIGURES if f.split()[0] == first) for first in {f.split()[0] for f in PUBLIC_FIGURES}}
 
 
+# last word -> the public figures' full names that end with it ("kolk" -> "bessel van der kolk")
+_PUBLIC_BY_LAST: dict[str, tuple[str, ...]] = {
+    last: tuple(f for f in PUBLIC_FIGURES if f.split()[-1] == last) for last in {f.split()[-1] for f in PUBLIC_FIGURES}}
+
+
 def _is_public_figure(text: str, start: int, end: int) -> bool:
     """"Taylor Swift", "Brené Brown", or a title and a name ("Dr. Phil"): not a patient identifier."""
     name = _plain(text[start:end])
+    leading = _plain(text[max(0, start - 30):end])
+    if name in PUBLIC_SINGLE_NAMES or any(leading.endswith(" " + f) or leading == f for f in _PUBLIC_BY_LAST.get(name.split()[-1], ())):
+        return True
     title = _TITLE_END.search(text[max(0, start - 6):start])
     return name in PUBLIC_FIGURES or (title is not None and f"{title.group().strip(' .').lower()} {name}" in PUBLIC_FIGURES)
 
@@ -269,9 +281,10 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
         # "kavitha keeps texting", "told bill i needed space": a person by what the sentence says of them
         person_context = _AFTER_NAME.match(after) is not None or _PERSON_VERB_BEFORE.search(before) is not None
         # lower case is how people text, typos and all: a word one edit from any common word is no name
+        human_after = _HUMAN_VERB_AFTER.match(after) is not None and not _AND_I.match(after)  # "lost hope and I"
         by_context = ((_foreign_word(word) and person_context and _DETERMINER_END.search(before) is None
                        and not is_typo_of_common_word(word, _LOWERCASE_TYPO_NEIGHBOUR_COUNT))
-                      or (word in AMBIGUOUS_NAMES and (_HUMAN_VERB_AFTER.match(after) is not None
+                      or (word in AMBIGUOUS_NAMES and (human_after
                                                        or (_PERSON_VERB_BEFORE.search(before) is not None
                                                            and re.match(r"\s+(?:i|that|he|she|we|about|to)\b", after)))))
         if known or by_context or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
@@ -339,7 +352,8 @@ class PiiScrubber:
         return replace(conv, turns=[Turn(t.role, self.scrub(t.content)) for t in conv.turns])
 
 
-_IN_PLACE = re.compile(rf"\b(?i:in|near|outside|around)\s+([{_UPPER}][{_LOWER}]+)(?:\s([{_UPPER}][{_LOWER}]+))?\b")
+_IN_PLACE = re.compile(rf"\b(?i:in|near|outside|around)\s+([{_UPPER}][{_LOWER}]+)"
+                       rf"(?:\s(?:(?:de|del|de la|do|da|dos|das|di|le|la|sur|am|an der|upon|on)\s)?([{_UPPER}][{_LOWER}]+))?\b")
 _PLACE_WORDS = frozenset("hills heights park village town bay beach creek springs point valley east west north south".split())
 
 
@@ -357,8 +371,18 @@ def _unlisted_place_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# What may follow a street before its town: a floor and door ("3º izq"), a unit in another
+# language ("apto 802", "piso 3"), a postcode and town ("28005 Madrid").
+_ADDRESS_TAIL = re.compile(rf"(?:,\s*\d{{1,2}}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dch|centro|[A-D])?(?![\w])"
+                           r"|,?\s+(?i:apto|ap|depto|dpto|piso|bloco|andar)\.?\s*\d+\w?"
+                           rf"|,\s*\d{{4,5}}\s+[{_UPPER}][{_LOWER}]+)")
+
+
 def _with_place_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Extend an address over the town named right after it, unless that is a state or country."""
+    """Extend an address over its unit, postcode and the town named right after it, unless that
+    is a state or country."""
+    while (tail := _ADDRESS_TAIL.match(text, span[1])) is not None and tail.end() > span[1]:
+        span = (span[0], tail.end())
     m = _PLACE_AFTER.match(text, span[1])
     place = m.group(1).lower() if m else ""
     first_word = place.split()[0] if place else ""

@@ -210,3 +210,21 @@ tbh lol lmao lmfao rofl idk idc ngl omg omfg smh btw fyi imo imho jk ikr wtf wth
 ppl bc cuz rn nvm ttyl brb irl dm dms fomo yolo bff bestie af asf fr frfr ong lowkey highkey bruh
 yall y'all ain't gonna wanna gotta kinda sorta dunno lemme gimme okey okie ok'd
 """.split())
+
+# Characters and one-name public figures a client may mention ("how would Iroh handle this",
+# "Frodo carrying the ring"); written from general knowledge. Not patient identifiers.
+PUBLIC_SINGLE_NAMES = frozenset("""
+frodo bilbo gandalf aragorn legolas gollum sauron samwise hermione dumbledore voldemort hagrid snape
+katniss peeta sherlock moriarty yoda skywalker vader chewbacca spock kirk picard iroh zuko aang katara
+naruto sasuke goku vegeta pikachu totoro mario luigi zelda kirby sonic lara croft geralt kratos
+elsa moana simba mufasa nemo dory shrek buzz woody gatsby atticus heathcliff darcy bridgerton
+daenerys tyrion cersei lannister targaryen stark frodo's gandalf's hermione's
+homer bart marge lisa simpson elmo kermit garfield snoopy batman superman spiderman wolverine thanos
+loki thor hulk groot deadpool gojo eren mikasa luffy totoro's ghibli
+beyonce beyoncé rihanna adele drake shakira madonna cher bono sia lizzo zendaya hozier eminem usher
+oprah pink lorde rosalía rosalia mitski phoebe bridgers sza kendrick tupac biggie morrissey bjork björk
+enya yungblud halsey banksy pelé pele messi ronaldo neymar mbappe mbappé zidane federer nadal djokovic
+murakami tolkien rowling dostoevsky tolstoy kafka camus nietzsche rumi kahlil gibran plath woolf austen
+brontë bronte dickens orwell hemingway vonnegut salinger steinbeck atwood morrison angelou baldwin
+freud jung rogers maslow skinner bowlby winnicott linehan beck ellis frankl yalom perel gottman
+""".split())

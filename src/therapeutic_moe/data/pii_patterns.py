@@ -74,7 +74,7 @@ SPELLED_PHONE = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|sev
                            r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
 
 # a date in words has no digit either: "the nineteenth of January"
-SPELLED_DATE = re.compile(rf"(?i:\b{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+the\s+{_ORDINAL_WORD}\b)")
+SPELLED_DATE = re.compile(rf"(?i:\b{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS})\b)|\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b")
 
 PATTERNS: dict[str, list[Pattern]] = {
     "email": [
@@ -111,12 +111,14 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
                     rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}})"), 1),
         # the weekday goes with the date: "Thursday 14 November" tells the day as much as the date
-        (re.compile(rf"(?<![\w/.-])(?<!(?i:no)\. )(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"), 0),
+        # not a house number: "H.No. 8-2-293", "3-8-12 Nishiogi-kita" (Japanese block numbers)
+        (re.compile(rf"(?<![\w/.-])(?<!(?i:no)\. )(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"
+                    r"(?!\s+[A-Z][a-z]+-[a-z]+)"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
         # spelled out: "the nineteenth of January", "March the third"
         (re.compile(rf"(?i:\b(?:the\s+)?{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS}))\b(?:,?\s+\d{{4}})?"), 0),
-        (re.compile(rf"\b(?:{_MONTHS})\s+(?i:the\s+{_ORDINAL_WORD})\b(?:,?\s+\d{{4}})?"), 0),
+        (re.compile(rf"\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
@@ -138,6 +140,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
+        (re.compile(r"\b[A-Z]{3}-\d{3,4}\b"), 0),  # "MGT-4471": US and Canadian plates
+        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),  # Canadian SIN, French and other 3-3-3 numbers
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
         (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,})\b"), 0),
@@ -152,7 +156,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
         (re.compile(r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s\d{1,4}[EH]?\b"), 0),  # German plates ("B-KM 4471")
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
-        (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})((?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{{5,}})"), 1),
+        (re.compile(rf"(?i:\b{_DEVICE_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
+                    r"((?:[A-Z]{1,5}[ -](?=\d))?(?=[\w:-]*\d)[A-Za-z0-9][A-Za-z0-9:-]{5,})"), 1),
         (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
         (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), 0),  # UUID
         (re.compile(r"(?<![\w-])\d{15}(?![\w-])"), 0),  # IMEI-length
@@ -206,8 +211,10 @@ PATTERNS: dict[str, list[Pattern]] = {
                     rf"(?:,\s*(?i:(?:road|street|lane|sector|block|cross|main)\s+no\.?)\s*\d+)?(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?"), 0),
         (re.compile(rf"\b(?:(?i:road|block|cross)\s+no\.?\s*\d+|(?:Sector|Phase|Block)\s+\d+[A-Z]?)"
                     rf"(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?(?:\s+\d{{6}})?"), 0),
-        # a postcode and town after the street: "Calle de Toledo 84, 3º izq, 28005 Madrid"
-        (re.compile(rf"(?<=\])(?:,\s*)?\d{{4,5}}\s+{_CAP}"), 0),
+        (re.compile(rf"\bNo\.\s*\d+[A-Z]?,\s*\d+(?:st|nd|rd|th)\s+(?i:cross|main|block|stage|phase|floor)"
+                    rf"(?:,\s*{_CAP}(?:\s+{_CAP})?){{0,3}}(?:\s+\d{{6}})?"), 0),
+        (re.compile(rf"(?<![\w-])\d{{1,2}}-\d{{1,2}}-\d{{1,3}}\s+{_CAP}(?:-\w+)?"
+                    rf"(?:,\s*{_CAP}-(?:ku|shi|cho|machi|gun|ken))?"), 0),
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
