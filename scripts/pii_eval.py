@@ -27,7 +27,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "da
 # misses were then read and fixed; the second one's misses were read on 2026-12-02, so from then on
 # only the third is blind).
 BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json",
-               DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json")
+               DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json",
+               DATA_DIR / "pii_blind7.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
