@@ -36,6 +36,12 @@ NAMES_BY_DICTIONARY = [
     ("Sunny from my group said it gets easier.", "[NAME] from my group said it gets easier."),
     ("My auntie Mercy rings every week.", "My auntie [NAME] rings every week."),
     ("my dad (Oyelaran) never writes back", "my dad ([NAME]) never writes back"),
+    ("Oyelaran and me met at school.", "[NAME] and me met at school."),
+    ("Summer is the only one who knows.", "[NAME] is the only one who knows."),
+    ("Aunty Folasade raised me.", "Aunty [NAME] raised me."),
+    ("Deacon, my sponsor, calls every night.", "[NAME], my sponsor, calls every night."),
+    ("Bong-bong from church texted me", "[NAME] from church texted me"),
+    ("hey its radomir, sorry for the late reply", "hey its [NAME], sorry for the late reply"),
     # lower case, with what the sentence says of the person
     ("ok so oyelaran keeps texting me again", "ok so [NAME] keeps texting me again"),
 ]
@@ -56,6 +62,9 @@ LEFT_ALONE = [
     "i lost hope and I stopped going out",               # a word that is also a name, lower case
     "Reading Bessel van der Kolk helped me more than I expected.",   # a public figure's full name
     "I keep asking myself what Iroh would say.",         # a character named in passing
+    "Salam, thank you for the session.",                 # a greeting in another language
+    "Honestly, my mum, she means well.",                 # an adverb before "my mum,"
+    "the 40-12-77 code on the box",                      # no date: no day 40
 ]
 
 
@@ -94,6 +103,13 @@ CODES_AND_FORMS = [
     ("we stayed at No. 7, 2nd Main, Jayanagar, Mysuru 570011 for a year", "we stayed at [ADDRESS] for a year"),
     ("my old place was 3-8-12 Nishiogi-kita, Suginami-ku and I miss it", "my old place was [ADDRESS] and I miss it"),
     ("I grew up in Villanueva del Trabuco and left at sixteen", "I grew up in [ADDRESS] and left at sixteen"),
+    ("we're in Flat 2, 9 Elmwood Priory, Leeds now", "we're in [ADDRESS] now"),
+    ("my CPF is 123.456.789-09 if you need it", "my CPF is [ID] if you need it"),
+    ("the file is PL-4471/2022 at the county court", "the file is [ID] at the county court"),
+    ("sort code and account no. is 20-45-67 55128890", "sort code and account no. is [ID]"),
+    ("he lets me stay in Ikeja Phase 2 for now", "he lets me stay in [ADDRESS] for now"),
+    ("Born in Glasgow, raised in Paisley, never left Scotland", "Born in [ADDRESS], raised in [ADDRESS], never left Scotland"),
+    ("write to bela.k at posta dot hu please", "write to [EMAIL] please"),
     ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
 ]
 

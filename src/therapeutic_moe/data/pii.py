@@ -28,7 +28,8 @@ from therapeutic_moe.data.pii_names import (
     PUBLIC_SINGLE_NAMES,
     SURNAMES_FIRST,
 )
-from therapeutic_moe.data.pii_dictionary import dictionary_available, is_big_city, is_english_word, is_typo_of_common_word
+from therapeutic_moe.data.pii_dictionary import (dictionary_available, is_big_city, is_english_word,
+                                                 is_typo_of_common_word, word_count)
 from therapeutic_moe.data.pii_patterns import PATTERNS, SPELLED_DATE, SPELLED_PHONE
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 from therapeutic_moe.data.types import Conversation, Turn
@@ -78,7 +79,7 @@ _STRONG_CUE = re.compile(
     r"|(?:\w+'s|\w+’s|his|her|their|our|your)\s+(?:\w+\s+)?name\s+(?:is|was)"
     r"|calls?\s+(?:him|her|them)|called\s+(?:him|her|them)|goes by|went by|go by)"
     r"|\b(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Rev|Reverend|Pastor|Coach|Officer|Detective|Judge|Nurse"
-    r"|Aunt|Auntie|Uncle|Grandma|Grandpa|Nana)\.?"
+    r"|Aunt|Auntie|Aunty|Uncle|Grandma|Grandpa|Nana|Nan|Granny|Tita|Tito|Tia|Tio|Tía|Tío)\.?"
     rf"|\b(?i:my|his|her|our|their|your)\s+(?i:{_KIN_MOD}(?:{_KIN}))\s*[,(]?"
     r"|\b(?i:mi|mis)\s+(?i:abuela|abuelo|mamá|mama|papá|papa|madre|padre|tía|tia|tío|tio|hermana|hermano|prima|primo|hija|hijo)\s*,?"
     r"|\b(?:dr|mr|mrs|ms|prof)\.?"
@@ -92,7 +93,7 @@ _VOCATIVE_END = re.compile(r",\s+$")
 _LOWER_CUE = re.compile(
     rf"(?i:\b(?:my name is|my name's|name's|call me|named|{_NAME_OF}|dr|mr|mrs|ms|prof)\.?"
     rf"|\b(?:my|his|her|our|their|your)\s+{_KIN_MOD}(?:{_KIN})\s*,?"
-    r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?)\s+$"
+    r"|(?:^|[.!?]\s)\s*(?:hi|hello|hey|dear)\s*,?(?:\s+(?:it'?s|its|it’s|this is))?)\s+$"
 )
 # A capitalised word the lexicon does not know is a person when the sentence says so:
 # "Karthikeyan was my roommate", "Wren and Hazel are my two best friends", "said Wojtek complained".
@@ -107,6 +108,7 @@ _HUMAN_VERB_AFTER = re.compile(r"(?:'s|’s)?\s+(?i:said|says|told|tells|texted|
                                r"|(?:has|had|have|hasn't|hasn’t|hadn't|never|still|always|won't|won’t|didn't|didn’t|doesn't|doesn’t)"
                                r"\s+(?:\w+\s+)?(?:answered|replied|texted|called|spoken|talked|said|told|messaged|responded|visited)"
                                r"|keeps\s+(?:texting|calling|asking|messaging|telling|saying|showing up)|is the one who|was the one who"
+                               r"|is the only one|was the only one|is the only person|was the only person"
                                r"|found me|picked me up|broke up"
                                r"|and I\s|and me\s|from (?:the|my|our|work|school|church|group)\b(?:\s+\w+){0,3}\s+(?:said|told|says|asked))")
 _PERSON_VERB_BEFORE = re.compile(r"\b(?i:told|asked|texted|messaged|rang|phoned|emailed|hugged|married"
@@ -124,10 +126,12 @@ _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallw
 # counts only when the sentence goes on about someone: "Kavitha goes", "Maricel's photos",
 # "Somchai, sorry, my husband", "Anirban Chowdhury is", "Wren and Hazel".
 _SENTENCE_START = re.compile(r"(?:^|¿|¡|[.!?…][\"'”’)\]]?\s+|[\"'“‘]\s*|\n\s*|:\s+)$")
-_GOES_ON_ABOUT_SOMEONE = re.compile(r"(?:['’]s\b|,\s|\s+and\s+[A-Z]|\s+[A-Z][a-z]"
+_GOES_ON_ABOUT_SOMEONE = re.compile(r"(?:['’]s\b|,\s|\s+and\s+(?:[A-Z]|me\b)|\s+[A-Z][a-z]"
                                     r"|\s+(?:[a-z]+(?:s|ed)|said|told|goes|went|got|came|left|ran|took|gave|made|sent"
                                     r"|knew|thought|wrote|says|can|can't|will|won't|would|never|always|just|still)\b)")
 _LOWERCASE_TYPO_NEIGHBOUR_COUNT = 10_000
+# "Bishop, my sponsor, has been driving me": a word set off as someone's role is that person's name
+_APPOSITIVE_KIN = re.compile(rf",\s+(?i:my|our)\s+(?i:{_KIN_MOD}(?:{_KIN})),")
 _AND_I = re.compile(r"\s+and (?:I|me)\b")
 # "Mysel- my group": a word cut off in a transcript, not a name
 _CUT_OFF = re.compile(r"-(?![\w])")
@@ -186,6 +190,9 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             # "..., Maria." / "..., Maria?" addresses the listener by name
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
+            or (_doubled_nickname(text, tok.end(), word))
+            or (_is_name_word(word) and lower not in COMMON_WORDS and not lower.endswith("ly")
+                and _APPOSITIVE_KIN.match(text, tok.end()) is not None)
             or (_foreign_word(word) and not _CUT_OFF.match(text, tok.end())
                 and (_SENTENCE_START.search(before) is None or _GOES_ON_ABOUT_SOMEONE.match(text, tok.end()) is not None))
             or (lower in AMBIGUOUS_NAMES and _HUMAN_VERB_AFTER.match(text, tok.end()) is not None)
@@ -196,6 +203,8 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
         if not is_name:
             continue
         end = tok.end()
+        if text[end:end + len(word) + 1].lower() == "-" + lower:
+            end += len(word) + 1  # "Jun-jun", "Bong-bong": a doubled nickname
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         particle = _PARTICLE_SURNAME.match(text, end)
         if particle is not None:
@@ -245,6 +254,17 @@ def _unknown_capitalised(word: str) -> bool:
             and lower not in LOWERCASE_WORDS and _looks_like_name(lower))
 
 
+# A doubled word is a nickname ("Bong-bong", "Jun-jun") unless it is a common word stuttered in
+# speech ("So-so", "Yeah-yeah"): this often, a word is common.
+_STUTTER_COUNT = 5_000
+
+
+def _doubled_nickname(text: str, end: int, word: str) -> bool:
+    after = text[end + len(word) + 1:end + len(word) + 2]
+    return (len(word) > 2 and text[end:end + len(word) + 1].lower() == "-" + word.lower() and not after.isalpha()
+            and word.lower() not in COMMON_WORDS and word_count(word) < _STUTTER_COUNT)
+
+
 def _foreign_word(word: str) -> bool:
     """A word no English dictionary lists and that is no medication, brand or slang: a person's or
     a place's name ("Kavitha", "Somchai", "Ballyvourney"), or a typo far from any common word."""
@@ -287,7 +307,8 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
                       or (word in AMBIGUOUS_NAMES and (human_after
                                                        or (_PERSON_VERB_BEFORE.search(before) is not None
                                                            and re.match(r"\s+(?:i|that|he|she|we|about|to)\b", after)))))
-        if known or by_context or (cued and word not in AMBIGUOUS_NAMES and (_known_name(word) or unknown_ok)):
+        if known or by_context or (cued and word not in AMBIGUOUS_NAMES
+                                   and (_known_name(word) or unknown_ok or _foreign_word(word))):
             if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
                 continue  # "taylor swift's new album": a public figure in lower case
             spans.append(tok.span())

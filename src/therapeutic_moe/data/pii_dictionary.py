@@ -100,6 +100,12 @@ def is_english_word(word: str) -> bool:
     return any(freq.get(v, 0) >= _ROOT_COUNT for v in _variants(lower) if v != lower)
 
 
+def word_count(word: str) -> int:
+    """How often the list saw the word (0 when unlisted, or without the list)."""
+    freq = _frequencies()
+    return 0 if freq is None else freq.get(word.lower(), 0)
+
+
 def is_run_together(word: str) -> bool:
     """Two frequent words written as one ("Eventhough", "alot"): a typo, not a name."""
     freq = _frequencies()

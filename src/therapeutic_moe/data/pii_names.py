@@ -162,7 +162,7 @@ taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|k
 |marilyn monroe|albert einstein|abraham lincoln|john lennon|paul mccartney|bob marley|jesus christ
 |marcus aurelius|carl rogers|aaron beck|albert ellis|thich nhat hanh|eckhart tolle|mel robbins|jay shetty
 |matthew perry|amy winehouse|chester bennington|naomi osaka|michael phelps|meghan markle|prince william
-|james clear|mark manson|matt haig|johann hari|adam grant|susan david|bessel van der kolk|dr phil|phil mcgraw
+|james clear|mark manson|michael scott|ted lasso|jim halpert|pam beesly|matt haig|johann hari|adam grant|susan david|bessel van der kolk|dr phil|phil mcgraw
 """.replace("\n", "").split("|"))
 
 # Capitalised words that the English dictionary lacks but that name no person: medications,
@@ -205,7 +205,8 @@ med meds app apps calpol calpol's lemsip beechams piriton night nurse
 naebody nae cannae
 ammi abbu ammu abba nani nanu dadi dada baba mami papi oma opa nonna nonno babcia dziadek babushka
 bibi umma eomma oppa unnie noona hyung obaachan ojiichan okaasan otousan lola lolo tita tito yaya
-kia ora namaste salaam shalom habibi wallahi inshallah mashallah ciao hola gracias merci danke
+kia ora namaste salaam salam assalamu alaikum shukran asante jambo sawubona olá oi konnichiwa arigato
+annyeong nihao privet spasibo obrigado obrigada grazie bonjour bonsoir hallo hej kiitos merhaba shalom habibi wallahi inshallah mashallah ciao hola gracias merci danke
 tbh lol lmao lmfao rofl idk idc ngl omg omfg smh btw fyi imo imho jk ikr wtf wth tho thx ty pls plz
 ppl bc cuz rn nvm ttyl brb irl dm dms fomo yolo bff bestie af asf fr frfr ong lowkey highkey bruh
 yall y'all ain't gonna wanna gotta kinda sorta dunno lemme gimme okey okie ok'd
@@ -226,5 +227,7 @@ oprah pink lorde rosalía rosalia mitski phoebe bridgers sza kendrick tupac bigg
 enya yungblud halsey banksy pelé pele messi ronaldo neymar mbappe mbappé zidane federer nadal djokovic
 murakami tolkien rowling dostoevsky tolstoy kafka camus nietzsche rumi kahlil gibran plath woolf austen
 brontë bronte dickens orwell hemingway vonnegut salinger steinbeck atwood morrison angelou baldwin
+coldplay stardew skyrim pokemon pokémon tetris metallica radiohead paramore gorillaz bts blackpink
+taylor's swifties eras
 freud jung rogers maslow skinner bowlby winnicott linehan beck ellis frankl yalom perel gottman
 """.split())

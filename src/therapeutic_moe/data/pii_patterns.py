@@ -32,12 +32,13 @@ _ORDINAL_WORD = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth
                  r"|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth"
                  r"|(?:twenty|thirty)[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))")
 _MONTH_DAY = r"(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"  # 5/14: a month and a day, no year
-DATE = (rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
+DATE = (rf"(?:(?:[0-2]?\d|3[01])[/.-](?:[0-2]?\d|3[01])[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
         rf"|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
         rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?)")
 _STREET = (r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace"
            r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Close|Crescent|Row|Trail|Grove|Kingsway|Gardens"
-           r"|Mews|Walk|Hill|Park)\b\.?")
+           r"|Mews|Walk|Hill|Park|Priory|Rise|Vale|Green|Parade|Quay|Wharf|Yard|Alley|Broadway|Esplanade"
+           r"|Embankment|Crossing|Loop|Heights)\b\.?")
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s*#?\w+)?"
 _UK_POSTCODE = r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b"
 _CA_POSTCODE = r"\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"
@@ -66,7 +67,9 @@ _OF_WHAT = (r"(?:\s+(?:of|on|for|from)\s+(?:(?:my|the|his|her|our|their)\s+[a-z]
             r"(?=\s+(?:is|was)\b))?")
 _DOT = r"(?:\.|\s*(?:\(dot\)|\[dot\]|\{dot\})\s*|\s+dot\s+)"
 _AT = r"(?:@|\s*(?:\(at\)|\[at\]|\{at\})\s*|\s+at\s+)"
-_TLD = r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br|info|biz|ie|nz|za|ch|se|no)"
+_TLD = (r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br|info|biz|ie|nz|za|ch|se|no"
+        r"|hu|pl|cz|pt|gr|ro|at|be|dk|fi|ar|mx|cl|ng|ke|sg|my|ph|th|vn|kr|cn|tw|hk|il|tr|ae|sa|eg|ua|sk|hr|rs|bg"
+        r"|lt|lv|ee|is|pk|bd|lk|gh|tz|ug)")
 
 # read out digit by digit: "five five five, two nine one, four four zero six" (no digit in it,
 # so the scrubber's digit fast path checks this one apart)
@@ -141,10 +144,11 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
         (re.compile(r"\b[A-Z]{3}-\d{3,4}\b"), 0),  # "MGT-4471": US and Canadian plates
-        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),  # Canadian SIN, French and other 3-3-3 numbers
+        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),
+        (re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w-])"), 0),  # Brazilian CPF  # Canadian SIN, French and other 3-3-3 numbers
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
-        (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,})\b"), 0),
+        (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,}|\d{3,}/\d{2,4})\b"), 0),
         # one unbroken code of capitals and digits: member IDs ("XKP884120937"), plates ("7TRB093");
         # prose has none of six or more characters with two letters and two digits
         (re.compile(r"\b(?=[A-Z0-9]*\d[A-Z0-9]*\d)(?=(?:[A-Z0-9]*[A-Z]){2})[A-Z0-9]{6,20}\b"), 0),
@@ -152,7 +156,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         # "a report number, 23-118406", "the member ID, it's ..."
         (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}(?:\s+(?!is\b|was\b)[a-z]+){{0,5}}\s*"
                     r"(?:,\s*(?:it'?s|it’s|which is|that'?s)?|\s+(?:is|was|reads|says)|:)\s*)"
-                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d{4})[A-Za-z0-9][A-Za-z0-9-]{2,}[A-Za-z0-9](?:\s\d{2,}){0,3})\b"), 1),
+                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w -]*\d{4})[A-Za-z0-9][A-Za-z0-9-]{2,}[A-Za-z0-9](?:\s\d{2,}){0,3})\b"), 1),
         (re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
         (re.compile(r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s\d{1,4}[EH]?\b"), 0),  # German plates ("B-KM 4471")
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN
@@ -178,7 +182,7 @@ PATTERNS: dict[str, list[Pattern]] = {
     "address": [
         (re.compile(rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z0-9][\w'-]*\.?\s+){{0,4}}{_STREET}{_UNIT}{_CITY_STATE_ZIP}"), 0),
         (re.compile(rf"(?i:\b(?:flat|apartment|apt|unit|suite)\.?\s*#?\d+[a-z]?\b,?\s*)(?:\d{{1,6}}[A-Za-z]?\s+"
-                    rf"(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}{_CITY_STATE_ZIP})?"), 0),
+                    rf"(?:(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}|{_CAP}(?:\s+{_CAP}){{0,2}}){_CITY_STATE_ZIP})?"), 0),
         (re.compile(rf"(?i:\b{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di|dos|das)\s+)*"
                     rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,?\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}})?(?:,?\s+{_CAP}(?:\s{_CAP})?)?"), 0),
         (re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?i:{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di)\s+)*"
@@ -200,7 +204,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         # where someone lives: "we moved to Leeds", "my brother still lives in Surulere", "my roommate in Koramangala"
         (re.compile(r"(?i:\b(?:(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
                     r"(?:\s+(?:here|there))?\s+(?:in|to)"
-                    r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in)\s+)"
+                    r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in"
+                    r"|(?:born|raised|brought up)(?:\s+(?:me|us|him|her|them))?(?:\s+\S+){0,2}?\s+in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b(?!\s+(?:County|Parish|Borough))"), 1),
         (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\s+\d{4}\b"), 0),
         # a ZIP where a place would stand: "we moved to 98107", "I live in 60614"
@@ -209,7 +214,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         # Indian house and road numbers: "H.No. 8-2-293, Road No. 14, Banjara Hills"
         (re.compile(rf"(?i:\bh\.?\s?no\.?|\bhouse\s+no\.?|\bflat\s+no\.?|\bplot\s+no\.?)\s*[\d/-]+[A-Za-z]?"
                     rf"(?:,\s*(?i:(?:road|street|lane|sector|block|cross|main)\s+no\.?)\s*\d+)?(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?"), 0),
-        (re.compile(rf"\b(?:(?i:road|block|cross)\s+no\.?\s*\d+|(?:Sector|Phase|Block)\s+\d+[A-Z]?)"
+        (re.compile(rf"\b(?:(?i:road|block|cross)\s+no\.?\s*\d+|(?:{_CAP}\s+)?(?:Sector|Phase|Block)\s+\d+[A-Z]?)"
                     rf"(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?(?:\s+\d{{6}})?"), 0),
         (re.compile(rf"\bNo\.\s*\d+[A-Z]?,\s*\d+(?:st|nd|rd|th)\s+(?i:cross|main|block|stage|phase|floor)"
                     rf"(?:,\s*{_CAP}(?:\s+{_CAP})?){{0,3}}(?:\s+\d{{6}})?"), 0),
