@@ -28,7 +28,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "da
 # only the third is blind).
 BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json",
                DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json",
-               DATA_DIR / "pii_blind7.json")
+               DATA_DIR / "pii_blind7.json", DATA_DIR / "pii_blind8.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
