@@ -189,6 +189,20 @@ def latency(layer, items) -> list[str]:
     return lines
 
 
+def make_layer(model_file: Path | None, threshold: float | None) -> SafetyLayer:
+    """The shipped layer, or one whose semantic detector uses another head file or threshold."""
+    from dataclasses import replace
+
+    from therapeutic_moe.config import SafetyConfig
+    from therapeutic_moe.safety.semantic import CrisisModel, SemanticCrisisDetector
+
+    cfg = SafetyConfig()
+    if threshold is not None:
+        cfg = replace(cfg, semantic_crisis_threshold=threshold)
+    semantic = SemanticCrisisDetector(CrisisModel.load(model_file)) if model_file is not None else None
+    return SafetyLayer(cfg, semantic=semantic)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--show-flagged", action="store_true", help="print flagged real client texts to the terminal")
@@ -199,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
                              f"{BLIND_FILE.name}, the newest blind set; crisis_corpus_blind.json to "
                              "crisis_corpus_blind5.json are earlier ones, already scored and now training data, and "
                              "crisis_corpus_blind6.json to crisis_corpus_blind8.json were scored too)")
+    parser.add_argument("--model", type=Path, help="score this semantic head file (a crisis_model.safetensors "
+                        "written by scripts/train_crisis_head.py) instead of the shipped one")
+    parser.add_argument("--threshold", type=float, help="the semantic decision threshold (default: the head's own)")
     args = parser.parse_args(argv)
     if not args.heldout.exists() and (CORPUS_DIR / args.heldout).exists():
         args.heldout = CORPUS_DIR / args.heldout
-    layer, rules = SafetyLayer(), CrisisDetector()
+    layer, rules = make_layer(args.model, args.threshold), CrisisDetector()
     print("detectors:", layer.detector_status["mode"], layer.detector_status["semantic_unavailable"] or "")
     heldout = load_corpus(args.heldout)
     verdicts = detect(layer, rules, heldout)

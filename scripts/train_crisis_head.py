@@ -90,11 +90,11 @@ def style_variant(text: str, k: int) -> str:
     return _FILLERS[k % len(_FILLERS)] + text.lower().rstrip(".!?")
 
 
-def training_set() -> tuple[list[CorpusItem], np.ndarray]:
-    """The training and development corpora and the probes, each followed by its casual-typing
-    variant when that differs, then the context windows; for each item the index of its
-    original (a variant or window shares its fold)."""
-    originals = [item for path in TRAINING_FILES for item in load_corpus(path)] + probe_items()
+def training_set(extra_files: tuple[Path, ...] = ()) -> tuple[list[CorpusItem], np.ndarray]:
+    """The training and development corpora (and any extra files) and the probes, each followed by
+    its casual-typing variant when that differs, then the context windows; for each item the index
+    of its original (a variant or window shares its fold)."""
+    originals = [item for path in TRAINING_FILES + extra_files for item in load_corpus(path)] + probe_items()
     items, origin = [], []
     for k, item in enumerate(originals):
         items.append(item)
@@ -238,11 +238,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip cross-validation and store threshold P (quicker; the report says so)")
     parser.add_argument("--set-threshold", type=float, metavar="P",
                         help="only change the stored decision threshold of the shipped model to P (no training)")
+    parser.add_argument("--add-training", type=Path, action="append", default=[], metavar="FILE",
+                        help="also train on this corpus file (repeatable), e.g. a new round's items before they join "
+                             "corpus.TRAINING_FILES; the model report lists it")
+    parser.add_argument("--out", type=Path, default=MODEL_FILE, help="where to write the head (default: the shipped file)")
     args = parser.parse_args(argv)
     if args.set_threshold is not None:
         return set_threshold(args.set_threshold)
     cfg = HeadTraining(epochs=args.epochs)
-    items, origin = training_set()
+    extra = tuple(args.add_training)
+    items, origin = training_set(extra)
     if not any(i.group == "client_turn" for i in items):
         print("note: no AnnoMI sessions found beside the project; training without real client turns")
     classes = sorted({class_of(i) for i in items})
@@ -271,14 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     model = fit(base, tokenizer, texts, y, classes, cfg)
     model.threshold = threshold
     model.report = {"cv_threshold": None if args.no_cv is not None else threshold,
-                    "trained_on": [path.name for path in TRAINING_FILES] + ["probes.json"]
+                    "trained_on": [path.name for path in TRAINING_FILES + extra] + ["probes.json"]
                     + (["AnnoMI client turns and everyday counsel-chat questions (even ids)"] if "client_turn" in classes else []), "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),
                     "training": cfg.__dict__, "encoder_files": "float16 copy" if args.encoder_dir else "installed package",
                     "device": str(next(base.parameters()).device)}
-    model.save(MODEL_FILE)
-    print(f"wrote {MODEL_FILE.name} ({MODEL_FILE.stat().st_size // 1024} KiB) in {time.time() - start:.0f} s")
+    model.save(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) in {time.time() - start:.0f} s")
     return 0
 
 

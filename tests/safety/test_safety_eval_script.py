@@ -20,3 +20,19 @@ def test_third_party_replies_count_the_helper_reply_apart_from_the_reply_for_a_p
     (line,) = third_party_replies(layer, items)
     assert line == ("third-party worry that fired: 1; answered with the helper's reply: 1, "
                     "with the reply for a person at risk: 0")
+
+
+def test_make_layer_scores_another_head_file_or_threshold():
+    """--model and --threshold: the layer uses that head file and that decision threshold."""
+    import pytest
+
+    from safety_eval import make_layer  # noqa: E402
+    from therapeutic_moe.safety.semantic import MODEL_FILE
+
+    shipped = make_layer(None, None)
+    if shipped.semantic is None:
+        pytest.skip("no sentence encoder installed")
+    assert make_layer(None, 0.5).detector_status["semantic_threshold"] == 0.5
+    other = make_layer(MODEL_FILE, None)
+    assert other.semantic is not shipped.semantic  # a detector of its own, from the given file
+    assert other.detector_status["semantic_threshold"] == shipped.detector_status["semantic_threshold"]
