@@ -30,6 +30,9 @@ TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices
 # model and the training script stay on the seventh round's files. A ninth round with these and the
 # seventh blind set scored lower on the ninth blind set, and was not shipped either.
 TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_blind6.json")
+# The tenth round's candidate (2026-12-03): 930 ordinary messages and other hard negatives and
+# 160 calmly written crisis messages, by a writer who had seen no corpus or blind set.
+ORDINARY_ROUND_FILE = CORPUS_DIR / "crisis_corpus_train_ordinary.json"
 # The sixth and seventh blind sets, scored and never trained on, chose the stored decision
 # threshold; the eighth chose the unshipped ninth round's (docs/safety.md).
 BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind9.json"  # the newest blind set, the one whose score counts
