@@ -52,7 +52,7 @@ def detect(layer: SafetyLayer, rules: CrisisDetector, items) -> list[tuple[bool,
     for item in items:
         turns = list(item.turns[-USER_TURNS_WINDOW:])
         by_rules = rules.assess_turns(turns).is_crisis
-        by_semantic = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
+        by_semantic = layer.semantic.assess_turns(turns, layer.semantic_threshold).is_crisis if layer.semantic else False
         out.append((by_rules, by_semantic, layer.check_user_message(user_turns(item.turns)).is_crisis))
     return out
 
@@ -155,7 +155,7 @@ def real_text_table(layer, rules, show: bool) -> list[str]:
         fired = [0, 0, 0]
         for turns in items:
             r = rules.assess_turns(turns).is_crisis
-            s = layer.semantic.assess_turns(turns).is_crisis if layer.semantic else False
+            s = layer.semantic.assess_turns(turns, layer.semantic_threshold).is_crisis if layer.semantic else False
             c = layer.check_user_message(user_turns(turns)).is_crisis
             fired = [fired[0] + r, fired[1] + s, fired[2] + c]
             if show and c:
