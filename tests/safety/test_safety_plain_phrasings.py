@@ -62,3 +62,33 @@ def test_ordinary_and_resolved_uses_do_not_fire(text):
 @pytest.mark.parametrize("text", STILL_A_CRISIS)
 def test_resolved_words_do_not_hide_a_present_risk(text):
     assert DETECTOR.assess(text).is_crisis, text
+
+
+# Families from the tenth blind set's misses and false alarms (examples written for these tests).
+TENTH_SET_CAUGHT = [
+    "Standing on the footbridge and I want to climb over the railing, I mean it",
+    "Prised the blades out of my razor last night. Only a few cuts but I hate myself",
+    "I keep thinking about poisoning my flatmate's dinner, I've got the stuff",
+    "my stepbrother keeps coming into my room at night when mum works late",
+]
+TENTH_SET_NOT_A_CRISIS = [
+    "If my sister borrows my charger one more time I'm going to kill her lol",
+    "In my twenties I had suicidal thoughts most weeks. Years of work later, they've gone.",
+    "After the divorce I wanted to die for a while. Three years on I'm coaching my son's team.",
+    "Took the blade out of the old razor to replace it, how do I dispose of it safely?",
+    "my cat comes into my room at night and sits on my face lol",
+]
+
+
+@pytest.mark.parametrize("text", TENTH_SET_CAUGHT)
+def test_tenth_set_families_fire(text):
+    assert DETECTOR.assess(text).is_crisis, DETECTOR.assess(text).matched_rules
+
+
+@pytest.mark.parametrize("text", TENTH_SET_NOT_A_CRISIS)
+def test_tenth_set_ordinary_uses_do_not_fire(text):
+    assert not DETECTOR.assess(text).is_crisis, DETECTOR.assess(text).matched_rules
+
+
+def test_a_threat_said_as_a_joke_still_fires_when_the_writer_says_it_is_not_one():
+    assert DETECTOR.assess("If he touches my stuff again I'm going to kill him lol not joking").is_crisis

@@ -66,7 +66,8 @@ SELF_KILL = (
     r"|(?:end|ending|ended|finish|finishing|take|taking|took)\s+my\s+(?:own\s+)?life"
     r"|end(?:ing)?\s+it\s+all|commit(?:ting)?\s+suicide)\b"
 )
-PILLS = r"(?:pills|tablets|meds|medication|medicine|painkillers|capsules|antidepressants|sleeping pills|insulin)"
+PILLS = (r"(?:pills|tablets|meds|medication|medicine|painkillers|capsules|antidepressants|sleeping pills|insulin"
+         r"|sedatives|tranquilli[sz]ers|opioids)")
 # Medicines named in overdose talk; with a quantity after "took" they mean an overdose taken.
 DRUGS = (
     r"(?:lithium|tylenol|paracetamol|acetaminophen|ibuprofen|aspirin|tramadol|oxy\w*|codeine|xanax|benzos?|valium|"
@@ -99,16 +100,18 @@ WEAPON = r"(?:gun|pistol|rifle|shotgun|firearm|knife|knives|rope|noose|razor|raz
 RELATION = (
     r"(?:boss|ex|husband|wife|partner|boyfriend|girlfriend|dad|father|mom|mum|mother|stepdad|stepfather|"
     r"stepmom|stepmother|brother|sister|son|daughter|kids?|children|child|baby|roommate|neighbou?r|"
-    r"coworker|co worker|colleague|teacher|classmate|friend|uncle|aunt|family|cousin|landlord|manager)"
+    r"coworker|co worker|colleague|teacher|classmate|friend|uncle|aunt|family|cousin|landlord|manager|"
+    r"flatmate|housemate|stepbrother|stepsister|grandad|grandpa|grandma|nan)"
 )
 PERSON = (
-    rf"(?:him|her|them|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?{RELATION}\b"
+    rf"(?:him|her|them|someone|somebody|people|everyone|everybody|my\s+(?:\w+\s+)?{RELATION}s?\b"
     r"|(?:this|that|the|a)\s+(?:guy|man|woman|girl|boy|person|teacher|kid|classmate|coworker|stranger))"
 )
 ABUSER = (
     r"(?:\bhe\b|\bshe\b|\bthey\b|\bmy\s+(?:\w+\s+)?(?:husband|wife|partner|boyfriend|girlfriend|bf|gf|ex|dad|"
     r"father|mom|mum|mother|stepdad|stepfather|stepmom|stepmother|brother|sister|uncle|aunt|grandpa|"
-    r"grandfather|grandma|cousin|parents?|fiance|fiancee|spouse|roommate|coach|teacher)\b)"
+    r"grandfather|grandma|grandad|cousin|parents?|fiance|fiancee|spouse|roommate|coach|teacher|stepbrother|stepsister"
+    r"|step brother|step sister|brother in law|lodger|flatmate|housemate)\b)"
 )
 VICTIM = r"(?:me|us|her|him|my\s+(?:mom|mum|mother|dad|sister|brother|kids?|children|baby|son|daughter)|the\s+kids)\b"
 ABUSE_ING = r"(?:hitting|beating|choking|hurting|abusing|attacking|threatening|strangling|kicking|punching|slapping|touching|raping|molesting)"
@@ -139,6 +142,8 @@ RESOLVED = _c(
     r"|now\s+(?:im|i am)\s+(?:(?!not\b|never\b|no\b)\w+\s+){0,2}(?:fine|okay|ok|well|good|better|happy|great|safe|stable)"
     r"|in recovery|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:days|weeks|months|years)\s+(?:clean|strong|free)"
     r"|(?:clean|free) (?:for|since) |stayed stopped|(?:went|gone|faded) away|(?:they|it|that) (?:passed|faded)"
+    r"|(?:theyve|they have|its|it has|thats|that has|theyre|theyre all) (?:gone|over)\b(?! (?:again|back))"
+    r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|some) (?:years|months) on\b"
     r"|(?:im|i am) past it|behind me now|(?:a )?different (?:lifetime|life|person)|not for years"
     r"|havent (?:in|for) (?:a long time|years|ages)|(?:therapy|treatment|meds|medication|dbt|cbt|counselling|counseling)"
     r"(?: \w+)? helped|got (?:help|treated|treatment|better)|never went through with it"
@@ -187,6 +192,10 @@ MEDIA = (
 )
 # "if I see one more mole question I'll hang myself": hyperbole about a small annoyance
 HYPERBOLE = r"\bif\s+i\s+(?:\w+\s+){0,4}(?:one more|1 more|another single)\b"
+# "if my brother spoils the finale one more time I'm going to strangle him lol": a joke about
+# someone close, unless the writer says it is none
+JOKING_THREAT = (r"\bif\s+(?:\w+\s+){0,5}(?:one more time|once more|again)\b.{0,60}\b(?:lol|lmao|haha\w*|jk)\b"
+                 r"(?!.*\b(?:not joking|no joke|im serious|i mean it)\b)")
 ACCIDENT = (
     r"\b(?:shaving|shave|cooking|cook|kitchen|stove|oven|chopping|gym|lifting|accident\w*|by mistake|"
     r"playing|fell|fall|tripped|slipped|running|workout|soccer|football|sports?|hiking|on (?:a|the|some) "
@@ -288,6 +297,11 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.going_to_jump", S, M,
              r"\b(?:going to|about to|ready to)\s+jump\b(?!\s+(?:on|at|in|into|for|right|ahead|back|up|start|ship|through|over|to|the gun|rope|around|out of (?:a|the) plane))",
              unless=r"\b(?:skydiv\w*|bungee|parachute|pool|trampoline|plane)\b"),
+    # "i wanted to go over the rail", "part of me wants to go over the edge"
+    category("suicide.go_over", S, M,
+             r"\b(?:want|wanted|wanting|urge|tempted|going|about|ready|close)\s+to\s+(?:go|climb|step|throw my ?self)\s+over\s+"
+             r"(?:the\s+|that\s+|this\s+)?(?:rail|railing|railings|edge|side|barrier|balcony|parapet|wall)\b",
+             self_only=True, intent_upgrades=True, unless=MEDIA),
     category("suicide.at_height", S, M,
              r"\b(?:standing|sitting|stood|sat)\s+(?:on|at)\s+(?:the\s+|a\s+|this\s+)?(?:edge of (?:the |a )?\w+|ledge|railing|bridge|roof|rooftop|cliff)\b",
              unless=r"\b(?:photos?|pictures?|view|selfie|sunset|tour|hike|hiking|fishing)\b|" + MEDIA),
@@ -378,6 +392,10 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"|\b(?:resumed|restarted|gone back to|went back to|back to)\s+(?:cutting|burning|self harming|hurting my ?self)\b"
              r"(?!\s+(?:costs?|back|down|corners|carbs|sugar|class|school|hair|my hair|grass|wood|it|the|out|ties|up|off|coupons))"
              r"|\bi\s+(?:already|just)\s+(?:cut|burned|burnt)\b(?=\s*(?:$|,|\.|and\b|again\b|tonight\b|today\b|deep|too\b))", self_only=True),
+    # "took the blade out of a pencil sharpener", "prised the blades out of a razor"
+    category("self_harm.blade_out", SH, M,
+             r"\b(?:took|take|taking|got|get|getting|pulled|prised|pried|popped|snapped)\s+(?:the\s+|a\s+)?blades?\s+out\s+of\b",
+             self_only=True, unless=r"\b(?:replace|replacing|change|changing|clean|cleaning|recycl\w*|dispos\w*|safely)\b"),
     category("self_harm.starving", SH, M, r"\bstarv\w*\s+my ?self\b(?!\s+(?:for|until|before|till))", self_only=True),
     category("self_harm.wall", SH, M,
              r"\b(?:punch\w*|hit\w*|bang\w*|slam\w*)\s+(?:\w+\s+)?(?:the\s+|a\s+|my\s+)?(?:wall|door|mirror)\b.{0,50}\b(?:bled|bleed|bleeding|broke|broken|bruised)", own_negation=True),
@@ -392,7 +410,7 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"(?:kill|killing|murder|murdering|stab|stabbing|shoot|shooting|strangle|strangling|choke|choking|poison|poisoning|hurt|hurting|harm|harming|beat|beating|attack|attacking|"
              r"smother|smothering|suffocate|suffocating|drown|drowning|run over|running over)\s+"
              + PERSON + r"(?!\s+(?:feelings|chances|pride|reputation|career|business|ego|time))",
-             self_only=True, intent_upgrades=True),
+             self_only=True, intent_upgrades=True, unless=JOKING_THREAT),
     category("harm_to_others.child", HO, M,
              # not "how do i leave him without hurting my kids": their feelings, not harm
              r"\b(?:i|im|ive|id|ill)\s+(?:\w+\s+){0,4}?(?<!without )(?:hurt|harm|hit|shake|smother|smothering|suffocat\w*|drown|drowning|hitting|hurting|shaking|beating|beat|harming|throw\w*)\s+(?:my\s+)?(?:baby|babies|newborn|kids?|children|child|son|daughter|toddler)\b",
@@ -421,6 +439,10 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     # not "he kicks me out of the house" or "he playfully hits me" (violence may still follow)
     category("abuse_in_progress.present", AB, M, ABUSER + r".{0,60}?(?<!playfully )(?<!jokingly )(?<!teasingly )\b"
              + ABUSE_PRESENT + r"\s+" + VICTIM + r"(?!\s+out\b)", own_negation=True),
+    # "my uncle comes in my room at night when he stays over"
+    category("abuse_in_progress.night_visits", AB, M,
+             ABUSER + r"\s+(?:\w+\s+)?(?:comes|keeps coming|came|creeps|sneaks|gets|climbs|has been coming)\s+(?:in|into)\s+"
+             r"(?:my|our)\s+(?:room|bed|bedroom)\b.{0,40}\b(?:at night|when|while|after)\b"),
     category("abuse_in_progress.present_ing", AB, M, r"\b(?:hes|shes|theyre)\s+(?:\w+\s+)?" + ABUSE_ING + r"\s+" + VICTIM),
     category("abuse_in_progress.recent", AB, M,
              ABUSER + r".{0,30}?\b(?:hit|beat|choked|strangled|kicked|punched|slapped|hurt|raped|assaulted|attacked)\s+(?:me|us)\b.{0,30}\b(?:again|last night|yesterday|today|this morning|tonight)", own_negation=True),
