@@ -23,9 +23,8 @@ from therapeutic_moe.data.pii import PiiScrubber
 from therapeutic_moe.data.pii_planted import MARK, DEV, HELDOUT, SCRUBBER_KIND, planted
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data"
-# Written apart from the scrubber, in this order; each scored once at first (the first one's
-# misses were then read and fixed; the second one's misses were read on 2026-12-02, so from then on
-# only the third is blind).
+# Written apart from the scrubber, in this order; each scored once at first, and its misses were
+# read afterwards, so only the newest (pii_blind8) is still blind (docs/safety.md).
 BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json",
                DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json",
                DATA_DIR / "pii_blind7.json", DATA_DIR / "pii_blind8.json")

@@ -201,6 +201,42 @@ FAMILY_CASES += [
     ("And Siobhra, she was the one who drove me home.", "And [NAME], she was the one who drove me home."),
 ]
 
+FAMILY_CASES += [
+    # added with the dictionary rule (2026-12-03): unbroken codes, a cue a few words before its number,
+    # spelled ordinals, foreign and Indian/Japanese addresses, CamelCase handles; no dictionary needed
+    ("the insurer wants the member number, it's QTR5510923", "the insurer wants the member number, it's [ID]"),
+    ("his van is 4KXP219, white", "his van is [ID], white"),
+    ("my record number from the ward was 77120043", "my record number from the ward was [ID]"),
+    ("my case number, 19-553021, is on the letter", "my case number, [ID], is on the letter"),
+    ("the claim reference says HSE 4410 2281 07 on it", "the claim reference says [ID] on it"),
+    ("NI number AB 98 76 54 D", "NI number [ID]"),
+    ("call 555-0142 ext. 7 at the desk", "call [PHONE] at the desk"),
+    ("my cell is 0419-22-81-40 now", "my cell is [PHONE] now"),
+    ("it happened on the twenty-third of March", "it happened on [DOB]"),
+    ("discharged October the second, 2023", "discharged [DOB]"),
+    ("we moved to 60614 in the spring", "we moved to [ADDRESS] in the spring"),
+    ("send it to H.No. 12-4-77, Road No. 3, Jubilee Hills please", "send it to [ADDRESS] please"),
+    ("the flat is in Sector 15, Gurgaon 122001", "the flat is in [ADDRESS]"),
+    ("on steam I'm QuietLanternFox and on xbox xXMothLightXx", "on steam I'm [URL] and on xbox [URL]"),
+    ("the CPAP serial is RS 40-11872, if it matters", "the CPAP serial is [ID], if it matters"),
+    ("his car, KTR-5512, was outside again", "his car, [ID], was outside again"),
+    ("my SIN for the form is 446 201 337.", "my SIN for the form is [ID]."),
+    ("call +44 20 7946 0321 any time", "call [PHONE] any time"),
+    ("since February twenty-first I haven't slept", "since [DOB] I haven't slept"),
+    ("we lived at Rua do Sol, 88, apto 12, Recife Velho when I was small", "we lived at [ADDRESS] when I was small"),
+    ("my flat was Calle Mayor 9, 2º dcha, 28013 Madrid back then", "my flat was [ADDRESS] back then"),
+    ("we stayed at No. 7, 2nd Main, Jayanagar, Mysuru 570011 for a year", "we stayed at [ADDRESS] for a year"),
+    ("my old place was 3-8-12 Nishiogi-kita, Suginami-ku and I miss it", "my old place was [ADDRESS] and I miss it"),
+    ("we're in Flat 2, 9 Elmwood Priory, Leeds now", "we're in [ADDRESS] now"),
+    ("my CPF is 123.456.789-09 if you need it", "my CPF is [ID] if you need it"),
+    ("the file is PL-4471/2022 at the county court", "the file is [ID] at the county court"),
+    ("sort code and account no. is 20-45-67 55128890", "sort code and account no. is [ID]"),
+    ("he lets me stay in Ikeja Phase 2 for now", "he lets me stay in [ADDRESS] for now"),
+    ("Born in Glasgow, raised in Paisley, never left Scotland", "Born in [ADDRESS], raised in [ADDRESS], never left Scotland"),
+    ("write to bela.k at posta dot hu please", "write to [EMAIL] please"),
+    ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
+]
+
 FAMILY_UNTOUCHED = [
     "I was born in 1994 and on Thursday I felt fine.",  # a year alone, a weekday alone
     "I rated it 7/10 and drank 3/4 of the bottle.",  # fractions, not dates

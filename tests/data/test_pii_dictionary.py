@@ -1,5 +1,5 @@
 """The dictionary rule of the PII scrubber: a capitalised word no English dictionary lists is a
-name or a place, and the families added with it (codes, far cues, spelled ordinals, handles)."""
+name or a place (the patterns added with it are tested in test_pii.py, FAMILY_CASES)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ NAMES_BY_DICTIONARY = [
     ("I told everyone except Radomir about it.", "I told everyone except [NAME] about it."),
     # a place no dictionary lists, after "in": a sub-state place
     ("we stayed with my aunt in Tamworthby for a month", "we stayed with my aunt in [ADDRESS] for a month"),
+    ("I grew up in Villanueva del Trabuco and left at sixteen", "I grew up in [ADDRESS] and left at sixteen"),
     # a name that is also a word, with a human verb after it
     ("Mercy hasn't answered since Friday.", "[NAME] hasn't answered since Friday."),
     ("Rose is the one who drove me to hospital.", "[NAME] is the one who drove me to hospital."),
@@ -78,53 +79,16 @@ def test_words_the_dictionary_explains_are_left_alone(text):
     assert scrub(text) == text
 
 
-CODES_AND_FORMS = [
-    ("the insurer wants the member number, it's QTR5510923", "the insurer wants the member number, it's [ID]"),
-    ("his van is 4KXP219, white", "his van is [ID], white"),
-    ("my record number from the ward was 77120043", "my record number from the ward was [ID]"),
-    ("my case number, 19-553021, is on the letter", "my case number, [ID], is on the letter"),
-    ("the claim reference says HSE 4410 2281 07 on it", "the claim reference says [ID] on it"),
-    ("NI number AB 98 76 54 D", "NI number [ID]"),
-    ("call 555-0142 ext. 7 at the desk", "call [PHONE] at the desk"),
-    ("my cell is 0419-22-81-40 now", "my cell is [PHONE] now"),
-    ("it happened on the twenty-third of March", "it happened on [DOB]"),
-    ("discharged October the second, 2023", "discharged [DOB]"),
-    ("we moved to 60614 in the spring", "we moved to [ADDRESS] in the spring"),
-    ("send it to H.No. 12-4-77, Road No. 3, Jubilee Hills please", "send it to [ADDRESS] please"),
-    ("the flat is in Sector 15, Gurgaon 122001", "the flat is in [ADDRESS]"),
-    ("on steam I'm QuietLanternFox and on xbox xXMothLightXx", "on steam I'm [URL] and on xbox [URL]"),
-    ("the CPAP serial is RS 40-11872, if it matters", "the CPAP serial is [ID], if it matters"),
-    ("his car, KTR-5512, was outside again", "his car, [ID], was outside again"),
-    ("my SIN for the form is 446 201 337.", "my SIN for the form is [ID]."),
-    ("call +44 20 7946 0321 any time", "call [PHONE] any time"),
-    ("since February twenty-first I haven't slept", "since [DOB] I haven't slept"),
-    ("we lived at Rua do Sol, 88, apto 12, Recife Velho when I was small", "we lived at [ADDRESS] when I was small"),
-    ("my flat was Calle Mayor 9, 2º dcha, 28013 Madrid back then", "my flat was [ADDRESS] back then"),
-    ("we stayed at No. 7, 2nd Main, Jayanagar, Mysuru 570011 for a year", "we stayed at [ADDRESS] for a year"),
-    ("my old place was 3-8-12 Nishiogi-kita, Suginami-ku and I miss it", "my old place was [ADDRESS] and I miss it"),
-    ("I grew up in Villanueva del Trabuco and left at sixteen", "I grew up in [ADDRESS] and left at sixteen"),
-    ("we're in Flat 2, 9 Elmwood Priory, Leeds now", "we're in [ADDRESS] now"),
-    ("my CPF is 123.456.789-09 if you need it", "my CPF is [ID] if you need it"),
-    ("the file is PL-4471/2022 at the county court", "the file is [ID] at the county court"),
-    ("sort code and account no. is 20-45-67 55128890", "sort code and account no. is [ID]"),
-    ("he lets me stay in Ikeja Phase 2 for now", "he lets me stay in [ADDRESS] for now"),
-    ("Born in Glasgow, raised in Paisley, never left Scotland", "Born in [ADDRESS], raised in [ADDRESS], never left Scotland"),
-    ("write to bela.k at posta dot hu please", "write to [EMAIL] please"),
-    ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
-]
-
-
-@pytest.mark.parametrize("text, expected", CODES_AND_FORMS, ids=[c[1][:40] for c in CODES_AND_FORMS])
-def test_codes_far_cues_spelled_dates_and_handles(text, expected):
-    assert scrub(text) == expected
-
-
 def test_without_the_dictionary_the_rule_is_off(monkeypatch):
     """No word list installed: unknown capitalised words stay, the lexicon and cues still work."""
+    from therapeutic_moe.data import pii
+
     monkeypatch.setattr(pii_dictionary, "_frequencies", lambda: None)
+    pii._foreign_word.cache_clear()  # its answers were cached with the list installed
     assert not pii_dictionary.dictionary_available()
     assert scrub("Radomir said I was overreacting.") == "Radomir said I was overreacting."
     assert scrub("Maria said I was overreacting.") == "[NAME] said I was overreacting."
+    pii._foreign_word.cache_clear()  # not keep the answers without the list for later tests
 
 
 def test_dictionary_helpers():

@@ -1,5 +1,5 @@
-"""Rules: phrasing families found missing in the seventh blind set's misses, each with examples
-written for these tests (other words than the set's), and the ordinary uses that must not fire."""
+"""Rules: phrasing families found missing in the seventh and tenth blind sets' misses, each with
+examples written for these tests (other words than the sets'), and the ordinary uses that must not fire."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ NOW_CAUGHT = [
     "I've gone back to cutting this week after three clean years.",
     # the two halves of burdensomeness apart
     "My wife would be better off with a man who earns, without me in the way.",
+    # families from the tenth blind set's misses: over a rail, a blade taken out, poison, night visits
+    "Standing on the footbridge and I want to climb over the railing, I mean it",
+    "Prised the blades out of my razor last night. Only a few cuts but I hate myself",
+    "I keep thinking about poisoning my flatmate's dinner, I've got the stuff",
+    "my stepbrother keeps coming into my room at night when mum works late",
 ]
 
 NOT_A_CRISIS = [
@@ -38,6 +43,13 @@ NOT_A_CRISIS = [
     "If I have to sit through one more budget meeting I'll kill myself, haha.",
     # a child named by age is someone else (the helper's reply, not the reply for a person at risk)
     "My 12 year old looked up the easiest way to die. What should I say to her?",
+    # from the tenth blind set's false alarms: a joke about someone close, a past risk that is over,
+    # and the harmless uses of the new families
+    "If my sister borrows my charger one more time I'm going to kill her lol",
+    "In my twenties I had suicidal thoughts most weeks. Years of work later, they've gone.",
+    "After the divorce I wanted to die for a while. Three years on I'm coaching my son's team.",
+    "Took the blade out of the old razor to replace it, how do I dispose of it safely?",
+    "my cat comes into my room at night and sits on my face lol",
 ]
 
 STILL_A_CRISIS = [
@@ -46,6 +58,8 @@ STILL_A_CRISIS = [
     # resolved words, but the present says otherwise
     "I was suicidal at uni. I'm now a nurse and I want to kill myself again.",
     "I was free from self-harm for a year but I cut myself last night.",
+    # a joke unless the writer says it is none
+    "If he touches my stuff again I'm going to kill him lol not joking",
 ]
 
 
@@ -63,32 +77,3 @@ def test_ordinary_and_resolved_uses_do_not_fire(text):
 def test_resolved_words_do_not_hide_a_present_risk(text):
     assert DETECTOR.assess(text).is_crisis, text
 
-
-# Families from the tenth blind set's misses and false alarms (examples written for these tests).
-TENTH_SET_CAUGHT = [
-    "Standing on the footbridge and I want to climb over the railing, I mean it",
-    "Prised the blades out of my razor last night. Only a few cuts but I hate myself",
-    "I keep thinking about poisoning my flatmate's dinner, I've got the stuff",
-    "my stepbrother keeps coming into my room at night when mum works late",
-]
-TENTH_SET_NOT_A_CRISIS = [
-    "If my sister borrows my charger one more time I'm going to kill her lol",
-    "In my twenties I had suicidal thoughts most weeks. Years of work later, they've gone.",
-    "After the divorce I wanted to die for a while. Three years on I'm coaching my son's team.",
-    "Took the blade out of the old razor to replace it, how do I dispose of it safely?",
-    "my cat comes into my room at night and sits on my face lol",
-]
-
-
-@pytest.mark.parametrize("text", TENTH_SET_CAUGHT)
-def test_tenth_set_families_fire(text):
-    assert DETECTOR.assess(text).is_crisis, DETECTOR.assess(text).matched_rules
-
-
-@pytest.mark.parametrize("text", TENTH_SET_NOT_A_CRISIS)
-def test_tenth_set_ordinary_uses_do_not_fire(text):
-    assert not DETECTOR.assess(text).is_crisis, DETECTOR.assess(text).matched_rules
-
-
-def test_a_threat_said_as_a_joke_still_fires_when_the_writer_says_it_is_not_one():
-    assert DETECTOR.assess("If he touches my stuff again I'm going to kill him lol not joking").is_crisis

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable
 
 from therapeutic_moe.data.domains import did_you_mean
@@ -47,7 +48,7 @@ _DIGIT = re.compile(r"\d")
 # exception, too rare to pay for): skip digit-free text fast, which is most lines.
 _DIGIT_KINDS = ("phone", "date_of_birth", "id_number")
 # ...and the two exceptions without a digit: a phone number read out, a date in words
-_SPELLED = {"phone": SPELLED_PHONE, "date_of_birth": SPELLED_DATE, "id_number": re.compile(r"(?!)")}
+_SPELLED = {"phone": SPELLED_PHONE, "date_of_birth": SPELLED_DATE}
 
 # Latin letters with diacritics up to Latin Extended-B, so that Polish, Czech, Turkish, Romanian
 # or Vietnamese-without-tones names ("Wiśniewski", "Dvořák", "Yılmaz") are whole tokens.
@@ -133,6 +134,8 @@ _LOWERCASE_TYPO_NEIGHBOUR_COUNT = 10_000
 # "Bishop, my sponsor, has been driving me": a word set off as someone's role is that person's name
 _APPOSITIVE_KIN = re.compile(rf",\s+(?i:my|our)\s+(?i:{_KIN_MOD}(?:{_KIN})),")
 _AND_I = re.compile(r"\s+and (?:I|me)\b")
+# "told bill i needed space": after "told <name>" the sentence goes on with what was said
+_SPEECH_GOES_ON = re.compile(r"\s+(?:i|that|he|she|we|about|to)\b")
 # "Mysel- my group": a word cut off in a transcript, not a name
 _CUT_OFF = re.compile(r"-(?![\w])")
 # "my whānau is", "the thearapist said": after a determiner a word is a thing or a role, not a name
@@ -190,7 +193,7 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             # "..., Maria." / "..., Maria?" addresses the listener by name
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
-            or (_doubled_nickname(text, tok.end(), word))
+            or _doubled_nickname(text, tok.end(), word)
             or (_is_name_word(word) and lower not in COMMON_WORDS and not lower.endswith("ly")
                 and _APPOSITIVE_KIN.match(text, tok.end()) is not None)
             or (_foreign_word(word) and not _CUT_OFF.match(text, tok.end())
@@ -203,7 +206,7 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
         if not is_name:
             continue
         end = tok.end()
-        if text[end:end + len(word) + 1].lower() == "-" + lower:
+        if _doubled(text, end, word):
             end += len(word) + 1  # "Jun-jun", "Bong-bong": a doubled nickname
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         particle = _PARTICLE_SURNAME.match(text, end)
@@ -247,11 +250,16 @@ def _is_public_figure(text: str, start: int, end: int) -> bool:
     return name in PUBLIC_FIGURES or (title is not None and f"{title.group().strip(' .').lower()} {name}" in PUBLIC_FIGURES)
 
 
-def _unknown_capitalised(word: str) -> bool:
-    """A capitalised word that is no everyday word, place or title: a name when the context says so."""
+def _no_listed_word(word: str) -> bool:
+    """Longer than two letters and in none of the scrubber's own lists of words that are no names."""
     lower = word.lower()
     return (len(word) > 2 and _is_name_word(word) and lower not in COMMON_WORDS and lower not in NOT_SUB_STATE
-            and lower not in LOWERCASE_WORDS and _looks_like_name(lower))
+            and lower not in LOWERCASE_WORDS)
+
+
+def _unknown_capitalised(word: str) -> bool:
+    """A capitalised word that is no everyday word, place or title: a name when the context says so."""
+    return _no_listed_word(word) and _looks_like_name(word.lower())
 
 
 # A doubled word is a nickname ("Bong-bong", "Jun-jun") unless it is a common word stuttered in
@@ -259,18 +267,22 @@ def _unknown_capitalised(word: str) -> bool:
 _STUTTER_COUNT = 5_000
 
 
-def _doubled_nickname(text: str, end: int, word: str) -> bool:
+def _doubled(text: str, end: int, word: str) -> bool:
+    """The word comes again right after it, joined by a hyphen ("Jun-jun"; not "Wha-what")."""
     after = text[end + len(word) + 1:end + len(word) + 2]
-    return (len(word) > 2 and text[end:end + len(word) + 1].lower() == "-" + word.lower() and not after.isalpha()
-            and word.lower() not in COMMON_WORDS and word_count(word) < _STUTTER_COUNT)
+    return text[end:end + len(word) + 1].lower() == "-" + word.lower() and not after.isalpha()
 
 
+def _doubled_nickname(text: str, end: int, word: str) -> bool:
+    return (len(word) > 2 and _doubled(text, end, word) and word.lower() not in COMMON_WORDS
+            and word_count(word) < _STUTTER_COUNT)
+
+
+@lru_cache(maxsize=65_536)  # pure in the word, asked for again and again: every capitalised token, each place
 def _foreign_word(word: str) -> bool:
     """A word no English dictionary lists and that is no medication, brand or slang: a person's or
     a place's name ("Kavitha", "Somchai", "Ballyvourney"), or a typo far from any common word."""
-    lower = word.lower()
-    return (len(word) > 2 and _is_name_word(word) and lower not in COMMON_WORDS and lower not in NOT_SUB_STATE
-            and lower not in LOWERCASE_WORDS and _plain(word) not in NOT_PERSON_TERMS and lower not in NOT_PERSON_TERMS
+    return (_no_listed_word(word) and _plain(word) not in NOT_PERSON_TERMS and word.lower() not in NOT_PERSON_TERMS
             and not is_english_word(word) and not is_typo_of_common_word(word) and not is_big_city(word))
 
 
@@ -306,7 +318,7 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
                        and not is_typo_of_common_word(word, _LOWERCASE_TYPO_NEIGHBOUR_COUNT))
                       or (word in AMBIGUOUS_NAMES and (human_after
                                                        or (_PERSON_VERB_BEFORE.search(before) is not None
-                                                           and re.match(r"\s+(?:i|that|he|she|we|about|to)\b", after)))))
+                                                           and _SPEECH_GOES_ON.match(after) is not None))))
         if known or by_context or (cued and word not in AMBIGUOUS_NAMES
                                    and (_known_name(word) or unknown_ok or _foreign_word(word))):
             if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
@@ -355,7 +367,7 @@ class PiiScrubber:
         for kind in self.kinds:
             if kind == "name":
                 spans = _name_spans(text)
-            elif kind in _DIGIT_KINDS and not _DIGIT.search(text) and not _SPELLED[kind].search(text):
+            elif kind in _DIGIT_KINDS and not _DIGIT.search(text) and not (kind in _SPELLED and _SPELLED[kind].search(text)):
                 continue
             else:
                 spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)

@@ -26,12 +26,18 @@ _FILLER = re.compile(r"^(?:(?:ha|he|hi|ja|ah|lo)+h?|m+h*m*|h+m+|u+h+m*|u+g+h+|a+
 
 
 @lru_cache(maxsize=1)
-def _frequencies() -> dict[str, int] | None:
+def _checker():
+    """pyspellchecker's English checker (its word list and its one-edit neighbours), or None."""
     try:
         from spellchecker import SpellChecker
     except ImportError:
         return None
-    return SpellChecker(language="en", distance=1).word_frequency.dictionary
+    return SpellChecker(language="en", distance=1)
+
+
+def _frequencies() -> dict[str, int] | None:
+    checker = _checker()
+    return None if checker is None else checker.word_frequency.dictionary
 
 
 # A city this large named in passing identifies nobody ("We went to Lisbon and then Porto").
@@ -107,7 +113,7 @@ def word_count(word: str) -> int:
 
 
 def is_run_together(word: str) -> bool:
-    """Two frequent words written as one ("Eventhough", "alot"): a typo, not a name."""
+    """Two frequent words of three letters or more written as one ("Eventhough"): a typo, not a name."""
     freq = _frequencies()
     if freq is None:
         return False
@@ -123,10 +129,5 @@ def is_typo_of_common_word(word: str, neighbour_count: int = _TYPO_NEIGHBOUR_COU
     if freq is None:
         return False
     lower = word.lower()
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    splits = [(lower[:i], lower[i:]) for i in range(len(lower) + 1)]
-    edits = ({a + b[1:] for a, b in splits if b}
-             | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-             | {a + c + b[1:] for a, b in splits if b for c in letters}
-             | {a + c + b for a, b in splits for c in letters})
-    return any(freq.get(e, 0) >= neighbour_count for e in edits) or is_run_together(lower)
+    return (any(freq.get(e, 0) >= neighbour_count for e in _checker().edit_distance_1(lower))
+            or is_run_together(lower))

@@ -7,6 +7,8 @@ cultures; not taken from any dataset. Names that are also everyday words ("Will"
 
 from __future__ import annotations
 
+from therapeutic_moe.data.medications import DRUG_NAMES
+
 _FIRST_NAMES = """
 aaliyah aaron abby abdul abdullah abigail abraham ada adam addison adele adrian adriana ahmed ahmad
 aiden aisha akira alan alana albert alberto alejandra alejandro alex alexa alexander alexandra alexis
@@ -165,18 +167,16 @@ taylor swift|michael jordan|barack obama|michelle obama|donald trump|joe biden|k
 |james clear|mark manson|michael scott|ted lasso|jim halpert|pam beesly|matt haig|johann hari|adam grant|susan david|bessel van der kolk|dr phil|phil mcgraw
 """.replace("\n", "").split("|"))
 
-# Capitalised words that the English dictionary lacks but that name no person: medications,
-# brands, apps and shops, chat slang and abbreviations (written from general knowledge; the
-# dictionary rule in pii.py skips them).
-NOT_PERSON_TERMS = frozenset("""
-sertraline zoloft fluoxetine prozac citalopram celexa escitalopram lexapro paroxetine paxil venlafaxine
-effexor duloxetine cymbalta bupropion wellbutrin welbutrin mirtazapine remeron trazodone desyrel xanax
-alprazolam klonopin clonazepam ativan lorazepam valium diazepam lithium lamotrigine lamictal quetiapine
-seroquel aripiprazole abilify risperidone risperdal olanzapine zyprexa latuda lurasidone clozapine
-clozaril haloperidol haldol adderall ritalin methylphenidate vyvanse concerta strattera focalin
-dexedrine modafinil provigil melatonin ambien zolpidem lunesta buspirone buspar gabapentin neurontin
-pregabalin lyrica propranolol hydroxyzine vistaril atarax prazosin naltrexone vivitrol suboxone
-subutex methadone buprenorphine narcan naloxone chantix champix varenicline nicorette nicoderm
+# Capitalised words that the English dictionary lacks but that name no person: medications (the
+# shared list and more), brands, apps and shops, chat slang and abbreviations (written from general
+# knowledge; the dictionary rule in pii.py skips them).
+NOT_PERSON_TERMS = frozenset(DRUG_NAMES) | frozenset("""
+welbutrin remeron desyrel
+risperidone risperdal olanzapine zyprexa latuda lurasidone clozapine
+clozaril haloperidol haldol concerta strattera focalin
+dexedrine modafinil provigil lunesta neurontin
+pregabalin lyrica vistaril atarax vivitrol
+subutex buprenorphine narcan naloxone chantix champix varenicline nicorette nicoderm
 percocet vicodin oxycontin oxycodone oxy hydrocodone tramadol ultram dilaudid fentanyl codeine
 morphine tylenol paracetamol acetaminophen ibuprofen advil motrin aleve naproxen aspirin panadol
 nurofen excedrin benadryl zyrtec claritin sudafed nyquil dayquil imodium immodium pepto tums

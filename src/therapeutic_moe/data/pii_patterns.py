@@ -58,6 +58,7 @@ _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|
            r"|medicare|medicaid|tricare|health card|national insurance|ni|tin|ein|itin|sin|pps|ppsn|aadhaar"
            r"|green card|visa|alien|uscis|a-number"
            r"|chart|tracking)")
+_ID_PREFIX = r"(?:[A-Z]{2,5}[ -](?=\d))?"  # letters before an ID's digits: "HRX 5521-004", "PR 23-041187"
 _PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|tag)"
 _DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|sn|device id|device identifier|mac address|udid|imsi)"
 _NUMBER_WORDS = r"(?:\s*(?:number|no\.?|num|#|id|code))?"
@@ -77,7 +78,10 @@ SPELLED_PHONE = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|sev
                            r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
 
 # a date in words has no digit either: "the nineteenth of January"
-SPELLED_DATE = re.compile(rf"(?i:\b{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS})\b)|\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b")
+# "the nineteenth of January", "March the third", "January twenty-second"
+_SPELLED_DATE = (rf"(?i:\b(?:the\s+)?{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS}))\b"
+                 rf"|\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b")
+SPELLED_DATE = re.compile(_SPELLED_DATE)
 
 PATTERNS: dict[str, list[Pattern]] = {
     "email": [
@@ -119,9 +123,7 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?!\s+[A-Z][a-z]+-[a-z]+)"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
-        # spelled out: "the nineteenth of January", "March the third"
-        (re.compile(rf"(?i:\b(?:the\s+)?{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS}))\b(?:,?\s+\d{{4}})?"), 0),
-        (re.compile(rf"\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b(?:,?\s+\d{{4}})?"), 0),
+        (re.compile(rf"(?:{_SPELLED_DATE})(?:,?\s+\d{{4}})?"), 0),  # a date in words, with its year
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
@@ -133,7 +135,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
         (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
         (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
-                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{2,}"
+                    rf"({_ID_PREFIX}(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{{2,}}"
                     r"(?:\s\d{3,}){0,3})"), 1),
         (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
         # after a cue, a plate of up to four groups ("TN 09 BX 4410"); a lone "I" or "A" ends it
@@ -144,8 +146,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
         (re.compile(r"\b[A-Z]{3}-\d{3,4}\b"), 0),  # "MGT-4471": US and Canadian plates
-        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),
-        (re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w-])"), 0),  # Brazilian CPF  # Canadian SIN, French and other 3-3-3 numbers
+        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),  # Canadian SIN and other 3-3-3 numbers
+        (re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w-])"), 0),  # Brazilian CPF
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
         (re.compile(r"\b[A-Z]{2,5}-(?:\d{2,4}-\d{3,}|\d{5,}|\d{3,}/\d{2,4})\b"), 0),
@@ -156,7 +158,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         # "a report number, 23-118406", "the member ID, it's ..."
         (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}(?:\s+(?!is\b|was\b)[a-z]+){{0,5}}\s*"
                     r"(?:,\s*(?:it'?s|it’s|which is|that'?s)?|\s+(?:is|was|reads|says)|:)\s*)"
-                    r"((?:[A-Z]{2,5}[ -](?=\d))?(?=[\w -]*\d{4})[A-Za-z0-9][A-Za-z0-9-]{2,}[A-Za-z0-9](?:\s\d{2,}){0,3})\b"), 1),
+                    rf"({_ID_PREFIX}(?=[\w -]*\d{{4}})[A-Za-z0-9][A-Za-z0-9-]{{2,}}[A-Za-z0-9](?:\s\d{{2,}}){{0,3}})\b"), 1),
         (re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
         (re.compile(r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}\s\d{1,4}[EH]?\b"), 0),  # German plates ("B-KM 4471")
         (re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b"), 0),  # VIN

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from therapeutic_moe.data.medications import DRUG_NAMES
+
 REPEAT_N = 3  # repeated word 3-grams: loops of a phrase, the typical failure of small models
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -23,13 +25,6 @@ REFUSAL_RULES: dict[str, re.Pattern] = {
     "refusal.as_an_ai": re.compile(r"\bas an? (?:ai|language model|artificial intelligence)\b[^.!?]{0,60}\b(?:can ?not|can't|unable|not able)\b"),
 }
 
-DRUG_NAMES = (
-    "sertraline zoloft fluoxetine prozac citalopram celexa escitalopram lexapro paroxetine paxil venlafaxine "
-    "effexor duloxetine cymbalta bupropion wellbutrin mirtazapine trazodone xanax alprazolam klonopin clonazepam "
-    "ativan lorazepam valium diazepam lithium lamotrigine lamictal quetiapine seroquel aripiprazole abilify "
-    "adderall ritalin methylphenidate vyvanse melatonin ambien zolpidem buspirone buspar gabapentin propranolol "
-    "hydroxyzine prazosin naltrexone suboxone methadone"
-).split()
 _DRUG = r"(?:" + "|".join(DRUG_NAMES) + r")"
 _MEDS = (r"(?:medications?|meds|medicines?|pills?|tablets?|antidepressants?|ssris?|snris?|benzodiazepines?|benzos|"
          r"sleeping pills|stimulants?|antipsychotics?|mood stabili[sz]ers?|prescriptions?|doses?|dosages?|" + _DRUG + r")")
