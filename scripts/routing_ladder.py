@@ -96,6 +96,17 @@ for _weight in (0.1, 0.2):  # lighter supervision: how much of the domain inform
     ARMS[f"moe_sequence_supervised_shared_alpha12_w{_weight:g}".replace(".", "")] = (
         f"moe_sequence_supervised_shared_alpha12 with domain_routing_weight {_weight:g}",
         {**ARMS["moe_sequence_supervised_shared_alpha12"][1], "domain_routing_weight": _weight})
+# The rank a token sees: top-2 of four rank-4 experts gives 8, the LoRA 16. A wide always-on
+# expert (rank 8) beside four rank-2 routed ones spends the same blocks (8 x r2 = 16) and gives
+# each token 8 + 2 x 2 = 12. expert_alpha 8: a chosen routed expert at the LoRA's scale
+# (1/2 x 8/2 = 2), the shared one at 4, as in the alpha12 arms.
+_WIDE_SHARED = {"shared_expert": True, "expert_r": 2, "shared_expert_r": 8, "expert_alpha": 8}
+ARMS["moe_wide_shared"] = ("top-2 of 4 routed r2 + an always-on expert of rank 8 (rank 12 per token)", dict(_WIDE_SHARED))
+ARMS["moe_recipe_lr100_wide_shared"] = ("moe_recipe_lr100 (routers that move) with the wide shared expert",
+                                        {**ARMS["moe_recipe_lr100"][1], **_WIDE_SHARED})
+ARMS["moe_sequence_supervised_wide_shared_w02"] = (
+    "supervised sequence routing (weight 0.2, router lr x100) with the wide shared expert",
+    {**ARMS["moe_sequence_supervised_lr100"][1], **_WIDE_SHARED, "domain_routing_weight": 0.2})
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
 

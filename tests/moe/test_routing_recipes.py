@@ -14,7 +14,8 @@ from therapeutic_moe.moe.stacked import router_losses
 from therapeutic_moe.moe.stats import normalized_mutual_information
 
 VARIANTS = [dict(expert_init="compensated"), dict(expert_init="compensated", expert_structure="shared_a"),
-            dict(expert_init="compensated", shared_expert=True, expert_dropout=0.1)]
+            dict(expert_init="compensated", shared_expert=True, expert_dropout=0.1),
+            dict(expert_init="compensated", shared_expert=True, shared_expert_r=4, expert_r=2)]
 
 
 def batch(seed=0, B=2, T=16):
@@ -164,6 +165,46 @@ def test_structure_variants_equal_their_formula(variant):
             g = 1.0 if e == 4 else gates[t, e]
             expected[t] += g * 2.0 * (x[t] @ a) @ ex.expert_B[e * 3:(e + 1) * 3]
     torch.testing.assert_close(ex(x, gates), expected)
+
+
+def test_wide_shared_expert_equals_its_formula():
+    """shared_r = 2r: the always-on expert is one rank-2r LoRA (gate 1) beside the routed ones."""
+    from therapeutic_moe.moe import StackedLoRAExperts
+
+    torch.manual_seed(0)
+    ex = StackedLoRAExperts(5, 7, 4, 2, 4, shared_expert=True, shared_r=4).double()
+    assert tuple(ex.expert_A.shape) == (5, 12) and tuple(ex.expert_B.shape) == (12, 7)
+    torch.nn.init.normal_(ex.expert_B)
+    x = torch.randn(9, 5, dtype=torch.float64)
+    gates = torch.rand(9, 4, dtype=torch.float64)
+    A, B = ex.expert_A, ex.expert_B
+    routed = sum(gates[:, e:e + 1] * (x @ A[:, 2 * e:2 * e + 2]) @ B[2 * e:2 * e + 2] for e in range(4))
+    shared = (x @ A[:, 8:]) @ B[8:]
+    torch.testing.assert_close(ex(x, gates), 2.0 * (routed + shared))
+
+
+@pytest.mark.parametrize("bad", [dict(shared_expert_r=3), dict(shared_expert_r=4, shared_expert=False),
+                                 dict(shared_expert_r=4, expert_structure="shared_a"), dict(shared_expert_r=-2)])
+def test_shared_expert_rank_is_checked(bad):
+    with pytest.raises(ValueError, match="shared_expert_r"):
+        MoEConfig(expert_domains=list("abcd"), expert_r=2, **{"shared_expert": True, **bad})
+
+
+def test_wide_shared_expert_saves_and_loads_identical_logits(tmp_path):
+    cfg = tiny_cfg(shared_expert=True, shared_expert_r=4, expert_r=2)
+    model = wrap_model(tiny_llama(seed=0), cfg, str(tmp_path / "base"))
+    with torch.no_grad():
+        for layer in model.moe_layers:
+            for ex in layer.experts.values():
+                assert ex.shared_blocks == 2 and ex.blocks == 6
+                ex.expert_B.normal_()
+    model.eval()
+    save_trained(model, make_tiny_tokenizer(), tmp_path / "export")
+    loaded, _ = load_trained_onto(tiny_llama(seed=0), make_tiny_tokenizer(), tmp_path / "export")
+    assert loaded.moe_config.shared_expert_r == 4
+    ids = batch(9)["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
 
 
 def test_fused_operator_runs_the_reference_for_variants():

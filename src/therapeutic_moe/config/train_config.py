@@ -179,6 +179,13 @@ class TrainConfig:
         metadata={"help": "Add one always-on expert (gate 1) per projection beside the routed experts; "
                   "it costs one more expert's parameters."},
     )
+    shared_expert_r: int = field(
+        default=0,
+        metadata={"help": "Rank of the always-on expert; 0 = expert_r. A multiple of expert_r (needs "
+                  "shared_expert and expert_structure=independent): a wide shared expert beside narrow routed "
+                  "ones keeps more rank per token in the same parameters. Every block has the scale "
+                  "expert_alpha / expert_r."},
+    )
     balancing: str = field(
         default="loss",
         metadata={"help": "loss: the load-balancing loss only. aux_free: also a per-expert bias on the "
@@ -483,6 +490,7 @@ class TrainConfig:
         if ok("load_in_4bit", "distributed_strategy") and self.load_in_4bit and self.distributed_strategy == "fsdp":
             problems.append(Problem("load_in_4bit", "cannot be combined with distributed_strategy fsdp (4-bit weights "
                                     "are not sharded); use ddp, or load_in_4bit false"))
+        problems += self._shared_rank_problems(ok)
         if ok("max_steps") and self.max_steps == 0:
             problems.append(Problem("max_steps", "0 trains nothing; use -1 to train by num_train_epochs, or a positive step count"))
         # warmup_ratio has a non-zero default, so only a ratio the user changed contradicts steps.
@@ -507,6 +515,19 @@ class TrainConfig:
                 problems.append(Problem(name, "is empty; give a path or null"))
         return problems
 
+    def _shared_rank_problems(self, ok) -> list[Problem]:
+        rank = self.shared_expert_r
+        if not ok("shared_expert_r", "shared_expert", "expert_structure", "expert_r") or rank == 0:
+            return []
+        if rank < 0:
+            return [Problem("shared_expert_r", f"{rank} must be >= 0 (0 = expert_r)")]
+        if not self.shared_expert or self.expert_structure != "independent":
+            return [Problem("shared_expert_r", f"{rank} needs shared_expert true and expert_structure independent")]
+        if rank % self.expert_r:
+            return [Problem("shared_expert_r", f"{rank} must be a multiple of expert_r ({self.expert_r}), "
+                            f"e.g. {self.expert_r * max(1, round(rank / self.expert_r))}")]
+        return []
+
     def _suspicious(self) -> list[Problem]:
         """Settings that are valid but probably not what the user meant."""
         notes: list[Problem] = []
@@ -527,7 +548,7 @@ class TrainConfig:
                     "expert_target_modules", "router_init_std", "router_lr_multiplier", "load_balancing_weight", "router_z_loss_weight",
                     "domain_routing_weight", "domain_routing_anneal_steps", "domain_routing_class_balance",
                     "topic_to_domain", "expert_init", "expert_init_std", "expert_structure", "shared_expert",
-                    "balancing", "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps",
+                    "shared_expert_r", "balancing", "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps",
                     "router_input"]
         if not self.use_moe:
             changed = fields_differing_from_default(self)

@@ -16,7 +16,7 @@ EXPERT_STRUCTURES = ("independent", "shared_a")
 BALANCING_MODES = ("loss", "aux_free")
 ROUTER_INPUTS = ("token", "sequence")
 # The routing-recipe settings (issue: routing that learns); same names in the train config.
-ROUTING_RECIPE_FIELDS = ("expert_init", "expert_init_std", "expert_structure", "shared_expert", "balancing",
+ROUTING_RECIPE_FIELDS = ("expert_init", "expert_init_std", "expert_structure", "shared_expert", "shared_expert_r", "balancing",
                          "aux_free_bias_rate", "load_balancing_warmup_steps", "dense_routing_steps", "router_input")
 
 
@@ -55,6 +55,10 @@ class MoEConfig:
     shared_expert: bool = field(default=False, metadata={"help": (
         "Add one always-on expert (gate 1) per projection beside the routed ones (its own B, and its "
         "own A unless expert_structure=shared_a); it adds one expert's parameters.")})
+    shared_expert_r: int = field(default=0, metadata={"help": (
+        "Rank of the always-on expert; 0 = expert_r. A multiple of expert_r (needs shared_expert and "
+        "independent A): a wide shared expert with narrow routed ones keeps more rank per token within "
+        "the same parameters. Every block has the scale expert_alpha / expert_r.")})
     balancing: str = field(default="loss", metadata={"help": (
         "loss: the load-balancing loss only. aux_free: also a per-expert bias added to the router "
         "logits for selection only (gates stay the softmax of the logits), moved after every "
@@ -118,10 +122,23 @@ class MoEConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0]
         if not isinstance(self.shared_expert, bool):
             problems.append(f"shared_expert={self.shared_expert!r} must be true or false")
+        problems += self._shared_rank_problems()
         problems += [f"{name}={value!r} must be a number >= 0" for name, value in (
             ("expert_init_std", self.expert_init_std), ("aux_free_bias_rate", self.aux_free_bias_rate))
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0]
         return problems
+
+    def _shared_rank_problems(self) -> list[str]:
+        r = self.shared_expert_r
+        if not isinstance(r, int) or isinstance(r, bool) or r < 0:
+            return [f"shared_expert_r={r!r} must be an integer >= 0"]
+        if r == 0:
+            return []
+        if not self.shared_expert or self.expert_structure == "shared_a":
+            return [f"shared_expert_r={r} needs shared_expert=true and expert_structure=independent"]
+        if self.expert_r >= 1 and r % self.expert_r:
+            return [f"shared_expert_r={r} must be a multiple of expert_r={self.expert_r}"]
+        return []
 
     @property
     def counts_steps(self) -> bool:

@@ -8,7 +8,8 @@ token sort, no per-expert Python loop, no host sync — and cheap, because r is 
 Variants (``MoEConfig``), all in the same two GEMMs:
 - ``shared_a`` (HydraLoRA): one A [d_in, r] for every expert; x·A is computed once and
   repeated over the experts' blocks.
-- ``shared_expert``: one more block whose gate is always 1.
+- ``shared_expert``: one more expert whose gate is always 1; ``shared_r`` (a multiple of r) gives
+  it a wider rank, stored as shared_r / r more r-wide blocks, all with gate 1.
 - ``compensated`` init: B starts non-zero and a frozen copy of the initial (A, B), fed the
   detached gates, is subtracted. Both terms are computed by the same operations on equal
   values, so at step 0 the difference is exactly zero (the model is the base model) while the
@@ -26,11 +27,15 @@ from torch import nn
 class StackedLoRAExperts(nn.Module):
     def __init__(self, in_features: int, out_features: int, num_experts: int, r: int, alpha: float,
                  dropout: float = 0.0, *, shared_a: bool = False, shared_expert: bool = False,
-                 init: str = "zero", init_std: float = 0.02, draw_now: bool = True):
+                 shared_r: int = 0, init: str = "zero", init_std: float = 0.02, draw_now: bool = True):
         super().__init__()
         self.num_experts, self.r, self.scaling = num_experts, r, alpha / r
         self.shared_a, self.shared_expert = shared_a, shared_expert
-        self.blocks = num_experts + int(shared_expert)  # r-wide blocks of the stacked B
+        if shared_r % r or (shared_r and (shared_a or not shared_expert)):
+            raise ValueError(f"shared_r={shared_r} needs shared_expert, independent A and a multiple of r={r}")
+        # r-wide blocks of the always-on expert: the gates repeat 1 over them (block_gates)
+        self.shared_blocks = (shared_r or r) // r if shared_expert else 0
+        self.blocks = num_experts + self.shared_blocks  # r-wide blocks of the stacked B
         a_blocks = 1 if shared_a else self.blocks
         # Not named lora_* on purpose: PEFT's adapter save must only pick up the attention LoRA.
         self.expert_A = nn.Parameter(torch.empty(in_features, a_blocks * r, dtype=torch.float32))
@@ -68,7 +73,7 @@ class StackedLoRAExperts(nn.Module):
         """[N, blocks] the scaled gate of each r-wide block (the shared expert's is 1). The same
         for every projection of a layer: the layer computes it once (``MoELoRAMLP.block_gates``)."""
         if self.shared_expert:
-            gates = torch.cat([gates, torch.ones_like(gates[:, :1])], dim=1)
+            gates = torch.cat([gates, gates.new_ones(gates.shape[0], self.shared_blocks)], dim=1)
         return gates * self.scaling
 
     def _delta(self, x: torch.Tensor, block_gates: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ class MoELoRAMLP(nn.Module):
                                  counts_steps=cfg.counts_steps)
         shapes = {"gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (down.in_features, down.out_features)}
         variant = dict(shared_a=cfg.expert_structure == "shared_a", shared_expert=cfg.shared_expert,
+                       shared_r=cfg.shared_expert_r,
                        init=cfg.expert_init, init_std=cfg.expert_init_std, draw_now=False)
         self.experts = nn.ModuleDict({
             name: StackedLoRAExperts(*shapes[name], cfg.num_experts, cfg.expert_r, cfg.expert_alpha, cfg.expert_dropout,
