@@ -235,6 +235,22 @@ FAMILY_CASES += [
     ("Born in Glasgow, raised in Paisley, never left Scotland", "Born in [ADDRESS], raised in [ADDRESS], never left Scotland"),
     ("write to bela.k at posta dot hu please", "write to [EMAIL] please"),
     ("I made a profile at example.com/u/123 for my art", "I made a profile at [URL] for my art"),
+    # foreign month names, spelled years, doubled digits read out
+    ("mi papá nació el 3 de marzo de 1951 en el pueblo", "mi papá nació el [DOB] en el pueblo"),
+    ("she died on 14 juillet 2003, I was nine", "she died on [DOB], I was nine"),
+    ("the tribunal is the second of May, twenty twenty-five", "the tribunal is [DOB]"),
+    ("text me on oh four one two, triple five, double two nine", "text me on [PHONE]"),
+    # one-run national IDs, IBANs, any domain with a path
+    ("the form wants my ID, 9001015009087, again", "the form wants my ID, [ID], again"),
+    ("the refund went to GB29 NWBK 6016 1331 9268 19 by mistake", "the refund went to [ID] by mistake"),
+    ("my shop is at handmadebyjo.shop/about now", "my shop is at [URL] now"),
+    # post boxes with their town, postcodes after an address
+    ("letters go to PO Box 812-40100, Kisumu.", "letters go to [ADDRESS]."),
+    ("we live at H.No. 2-7/4, Gandhi Nagar, Warangal 506002 with my in-laws", "we live at [ADDRESS] with my in-laws"),
+    ("mando para Rua Verde, 40, Londrina - PR, 86010-000 por favor", "mando para [ADDRESS] por favor"),
+    ("lola moved to Purok 3, Brgy. Mabini, Lipa City last year", "lola moved to [ADDRESS] last year"),
+    # an unknown word at a sentence's start that goes on about someone
+    ("Tsegaye from my night class messaged me twice", "[NAME] from my night class messaged me twice"),
 ]
 
 FAMILY_UNTOUCHED = [
@@ -256,6 +272,8 @@ FAMILY_UNTOUCHED = [
     "my COVID-19 test and the A-B-C of it, N95 masks",
     "I keep reading Sylvia Plath and Oprah Winfrey.",
     "I felt so low after the BBC news and the ADHD meds",
+    "I ate 3 mars bars and read about Pope Francis and Saint Jude.",  # a month-like word, religious titles
+    "It was 3 de la tarde and the score was 2-1.",
 ]
 
 

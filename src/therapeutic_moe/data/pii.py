@@ -120,6 +120,8 @@ _PARTICLES = r"(?:Ó|O'|O’|Ní|Nic|Mac|Mc|van|von|de|da|di|del|der|den|bin|bin
 _PARTICLE_SURNAME = re.compile(rf"(?:\s+{_PARTICLES})+\s+[{_UPPER}][{_LOWER}]+(?:['’-][{_UPPER}][{_LOWER}]+)*")
 _VIETNAMESE_MIDDLE = frozenset("thi van huu duc ngoc thanh minh quoc xuan kim".split())
 _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallworth": a title makes any word a name
+# "Mother Teresa", "Pope Francis", "Saint Jude": a religious title names a public figure (not "my Mother Jo")
+_RELIGIOUS_TITLE_END = re.compile(r"(?<!\bmy )(?<!\bour )\b(?:Mother|Pope|Saint|St\.|Prophet|Guru)\s+$")
 
 
 # Mid-sentence a capitalised word no dictionary knows is a name or a place; at the start of a
@@ -128,6 +130,8 @@ _TITLE_END = re.compile(r"(?i:\b(?:dr|mr|mrs|ms|mx|prof))\.?\s+$")  # "dr. hallw
 # "Somchai, sorry, my husband", "Anirban Chowdhury is", "Wren and Hazel".
 _SENTENCE_START = re.compile(r"(?:^|¿|¡|[.!?…][\"'”’)\]]?\s+|[\"'“‘]\s*|\n\s*|:\s+)$")
 _GOES_ON_ABOUT_SOMEONE = re.compile(r"(?:['’]s\b|,\s|\s+and\s+(?:[A-Z]|me\b)|\s+[A-Z][a-z]"
+                                    # "Dilnoza from my class added me", "Okafor at the depot keeps"
+                                    r"|\s+(?:from|at)\s+(?:my|the|our|work|school|church|uni|college)\b"
                                     r"|\s+(?:[a-z]+(?:s|ed)|said|told|goes|went|got|came|left|ran|took|gave|made|sent"
                                     r"|knew|thought|wrote|says|can|can't|will|won't|would|never|always|just|still)\b)")
 _LOWERCASE_TYPO_NEIGHBOUR_COUNT = 10_000
@@ -245,6 +249,8 @@ def _is_public_figure(text: str, start: int, end: int) -> bool:
     name = _plain(text[start:end])
     leading = _plain(text[max(0, start - 30):end])
     if name in PUBLIC_SINGLE_NAMES or any(leading.endswith(" " + f) or leading == f for f in _PUBLIC_BY_LAST.get(name.split()[-1], ())):
+        return True
+    if _RELIGIOUS_TITLE_END.search(text[max(0, start - 12):start]) is not None:
         return True
     title = _TITLE_END.search(text[max(0, start - 6):start])
     return name in PUBLIC_FIGURES or (title is not None and f"{title.group().strip(' .').lower()} {name}" in PUBLIC_FIGURES)

@@ -25,6 +25,16 @@ Pattern = tuple[re.Pattern, int]  # (pattern, group to replace; 0 = the whole ma
 _MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|December"
            r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec")
 _MONTH = rf"(?:{_MONTHS})\b\.?"
+# Spanish, Portuguese, French, Italian and German months: "12 de octubre de 1949", "14 juillet 1989"
+_FOREIGN_MONTHS = (r"enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre"
+                   r"|diciembre|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro"
+                   r"|janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|décembre|gennaio"
+                   r"|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januar|februar|märz"
+                   r"|juni|juli|oktober|dezember")
+_FOREIGN_MONTH = rf"(?i:{_FOREIGN_MONTHS}|{_MONTHS})\b"
+# after the day, "de" or a year must follow so that "3 mars bars" stays: "5. Mai 1960", "3 de março"
+FOREIGN_DATE = (rf"(?<![\w/.-])(?:[0-2]?\d|3[01])(?:\.|º|er)?\s+(?:(?i:de)\s+{_FOREIGN_MONTH}(?:\s+(?i:de\s+)?\d{{4}})?"
+                rf"|{_FOREIGN_MONTH}\s+(?i:de\s+)?\d{{4}})(?![\w-])")
 _MONTH_I = rf"(?i:{_MONTHS})\b\.?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
@@ -74,14 +84,20 @@ _TLD = (r"(?:com|org|net|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|au|in|ru|jp|br
 
 # read out digit by digit: "five five five, two nine one, four four zero six" (no digit in it,
 # so the scrubber's digit fast path checks this one apart)
-SPELLED_PHONE = re.compile(r"(?i)\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,-]+){6,}"
-                           r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
+# "nine double-oh": a doubled or tripled digit is one word more
+_DIGIT_WORD = r"(?:(?:double|triple)[\s-])?(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+SPELLED_PHONE = re.compile(rf"(?i)\b(?:{_DIGIT_WORD}[\s,-]+){{5,}}{_DIGIT_WORD}\b")
 
 # a date in words has no digit either: "the nineteenth of January"
 # "the nineteenth of January", "March the third", "January twenty-second"
 _SPELLED_DATE = (rf"(?i:\b(?:the\s+)?{_ORDINAL_WORD}\s+of\s+(?:{_MONTHS}))\b"
                  rf"|\b(?:{_MONTHS})\s+(?i:(?:the\s+)?{_ORDINAL_WORD})\b")
 SPELLED_DATE = re.compile(_SPELLED_DATE)
+_UNIT_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_YEAR_TAIL = (rf"(?:{_UNIT_WORD}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+              rf"|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]{_UNIT_WORD})?|oh[\s-]{_UNIT_WORD})")
+# "two thousand twenty-four", "nineteen eighty-seven", "twenty twenty-one": a year in words
+SPELLED_YEAR = rf"(?i:two thousand(?:\s+and)?(?:[\s-]+{_YEAR_TAIL})?|(?:nineteen|twenty)[\s-]+{_YEAR_TAIL})\b"
 
 PATTERNS: dict[str, list[Pattern]] = {
     "email": [
@@ -96,6 +112,8 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|us|uk|info|me|edu|gov|app|ly|de|fr|ca"
                     r"|au|in|nl|es|it|ru|jp|br|dev|ai|tv|xyz|blog|health)"
                     r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'])?(?!\w|\.\w)", re.I), 0),
+        # any domain with a path is a web address, whatever its TLD: "photos.eus/portfolio?album=2"
+        (re.compile(r"(?<![\w.@/-])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,12}/[^\s<>\"]*[^\s<>\".,;:!?)\]']", re.I), 0),
         (re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)"), 0),
         (re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-f]{1,4}:){1,6}:"
                     r"(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])", re.I), 0),
@@ -123,7 +141,8 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?!\s+[A-Z][a-z]+-[a-z]+)"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
-        (re.compile(rf"(?:{_SPELLED_DATE})(?:,?\s+\d{{4}})?"), 0),  # a date in words, with its year
+        (re.compile(rf"(?:{_SPELLED_DATE})(?:,?\s+(?:\d{{4}}\b|{SPELLED_YEAR}))?"), 0),  # a date in words, with its year
+        (re.compile(FOREIGN_DATE), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
@@ -167,6 +186,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w:-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"), 0),  # MAC address
         (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), 0),  # UUID
         (re.compile(r"(?<![\w-])\d{15}(?![\w-])"), 0),  # IMEI-length
+        # national IDs and account numbers written as one run: Aadhaar (12), South African ID (13), cards
+        (re.compile(r"(?<![\w.,-])(?:\d{12,14}|\d{16,19})(?![\w-]|[.,]\d)"), 0),
+        (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b"), 0),  # IBAN
         (re.compile(r"(?<![\w-])\d{9}(?![\w-])"), 0),  # SSN without dashes, or another 9-digit number
     ],
     "phone": [
@@ -190,7 +212,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?i:{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di)\s+)*"
                     rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?:\b\d{{1,5}}[a-z]?\s+)?\b{_FOREIGN_STREET_SUFFIX}(?:\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
-        (re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+", re.I), 0),
+        (re.compile(rf"(?i:\bP\.?\s?O\.?\s+Box)\s+\d+(?:-\d{{5}})?(?:,\s*{_CAP}(?:\s+{_CAP})?(?=\s*\.|\s*,(?!\s*[A-Z]{{2}}\b)|\s*$))?"), 0),
         (re.compile(r"\b(?:RR|R\.R\.|Rural Route)\s?\d+(?:,?\s+(?:Box|Site)\s+\d+)?"), 0),
         (re.compile(rf"(?:\b[A-Z][a-z]+,?\s+)?\b(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)\s+{_CA_POSTCODE}"), 0),
         (re.compile(r"(?<![\w-])[A-Z]\d[A-Z]\s\d[A-Z]\d(?![\w-])"), 0),
@@ -215,7 +237,8 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(\d{5})(?![\w-])"), 1),
         # Indian house and road numbers: "H.No. 8-2-293, Road No. 14, Banjara Hills"
         (re.compile(rf"(?i:\bh\.?\s?no\.?|\bhouse\s+no\.?|\bflat\s+no\.?|\bplot\s+no\.?)\s*[\d/-]+[A-Za-z]?"
-                    rf"(?:,\s*(?i:(?:road|street|lane|sector|block|cross|main)\s+no\.?)\s*\d+)?(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?"), 0),
+                    rf"(?:,\s*(?i:(?:road|street|lane|sector|block|cross|main)\s+no\.?)\s*\d+)?(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}}){{0,3}}"
+                    r"(?:\s*-?\s*\d{6}\b)?"), 0),
         (re.compile(rf"\b(?:(?i:road|block|cross)\s+no\.?\s*\d+|(?:{_CAP}\s+)?(?:Sector|Phase|Block)\s+\d+[A-Z]?)"
                     rf"(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}})?(?:\s+\d{{6}})?"), 0),
         (re.compile(rf"\bNo\.\s*\d+[A-Z]?,\s*\d+(?:st|nd|rd|th)\s+(?i:cross|main|block|stage|phase|floor)"
@@ -225,6 +248,10 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
+        (re.compile(r"(?:-\s*[A-Z]{2},?\s*)?(?<![\w-])\d{5}-\d{3}(?![\w-])"), 0),  # Brazilian CEP, after its state
+        # Philippine addresses: "Purok 5, Brgy. San Isidro, Tanauan City, Batangas"
+        (re.compile(rf"\b(?:(?:Purok|Sitio)\s+\d+[A-Z]?(?:,\s*(?:Brgy\.?|Barangay)\s+{_CAP}(?:\s+{_CAP}){{0,2}})?"
+                    rf"|(?:Brgy\.?|Barangay)\s+{_CAP}(?:\s+{_CAP}){{0,2}})(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}}){{0,2}}"), 0),
         (re.compile(r"(?<=\d),\s*\d{1,2}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dch|centro|[A-D])?\b"), 0),
         (re.compile(r"(?i:\b(?:i'?m|i’m|i am|we'?re|we’re|we are)\s+(?:now\s+|still\s+|back\s+)?"
                     r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
