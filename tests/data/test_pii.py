@@ -251,6 +251,13 @@ FAMILY_CASES += [
     ("lola moved to Purok 3, Brgy. Mabini, Lipa City last year", "lola moved to [ADDRESS] last year"),
     # an unknown word at a sentence's start that goes on about someone
     ("Tsegaye from my night class messaged me twice", "[NAME] from my night class messaged me twice"),
+    # where the writer is from, after their name; a place word before a place's name
+    ("hi im Lerato from Mamelodi, my mom doesnt know im here", "hi im [NAME] from [ADDRESS], my mom doesnt know im here"),
+    ("we grew up in a little town called Kirkwall and everyone knew us", "we grew up in a little town called [ADDRESS] and everyone knew us"),
+    # a lower-case month after a birthday cue, Australian landlines, Colombian addresses
+    ("my birthday is october 9th and i dread it", "my birthday is [DOB] and i dread it"),
+    ("ring the house on 03 5550 7788 after six", "ring the house on [PHONE] after six"),
+    ("the office is on Carrera 7 No. 32-16, Teusaquillo now", "the office is on [ADDRESS] now"),
 ]
 
 FAMILY_UNTOUCHED = [
@@ -274,6 +281,7 @@ FAMILY_UNTOUCHED = [
     "I felt so low after the BBC news and the ADHD meds",
     "I ate 3 mars bars and read about Pope Francis and Saint Jude.",  # a month-like word, religious titles
     "It was 3 de la tarde and the score was 2-1.",
+    "I'm tired from work, I'm back from the gym.",  # "from" after I'm with no place
 ]
 
 

@@ -391,14 +391,15 @@ class PiiScrubber:
         return replace(conv, turns=[Turn(t.role, self.scrub(t.content)) for t in conv.turns])
 
 
-_IN_PLACE = re.compile(rf"\b(?i:in|near|outside|around)\s+([{_UPPER}][{_LOWER}]+)"
+# "my cousin from Tamworthby": "from" too
+_IN_PLACE = re.compile(rf"\b(?i:in|near|outside|around|from)\s+([{_UPPER}][{_LOWER}]+)"
                        rf"(?:\s(?:(?:de|del|de la|do|da|dos|das|di|le|la|sur|am|an der|upon|on)\s)?([{_UPPER}][{_LOWER}]+))?\b")
 _PLACE_WORDS = frozenset("hills heights park village town bay beach creek springs point valley east west north south".split())
 
 
 def _unlisted_place_spans(text: str) -> list[tuple[int, int]]:
-    """"with my aunt in Tamworthby": a place no dictionary or city list knows, after "in" or
-    "near", is a town or a suburb ("Banjara Hills" with its place word); big cities and countries
+    """"with my aunt in Tamworthby": a place no dictionary or city list knows, after "in",
+    "near" or "from", is a town or a suburb ("Banjara Hills" with its place word); big cities and countries
     are named in passing and stay."""
     spans = []
     for m in _IN_PLACE.finditer(text):

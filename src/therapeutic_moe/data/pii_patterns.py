@@ -134,7 +134,8 @@ PATTERNS: dict[str, list[Pattern]] = {
     ],
     "date_of_birth": [
         (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
-                    rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}})"), 1),
+                    rf"(?:\s+is)?)\s*(?:is|was|as|:)?\s*({DATE}|\d{{1,2}}/\d{{1,2}}"
+                    rf"|{_MONTH_I}\s+{_DAY}\b(?:,?\s+\d{{4}})?|{_DAY}\s+(?:of\s+)?{_MONTH_I}(?:,?\s+\d{{4}})?)"), 1),
         # the weekday goes with the date: "Thursday 14 November" tells the day as much as the date
         # not a house number: "H.No. 8-2-293", "3-8-12 Nishiogi-kita" (Japanese block numbers)
         (re.compile(rf"(?<![\w/.-])(?<!(?i:no)\. )(?:\b{_WEEKDAY}\.?,?\s+(?:the\s+)?)?(?:{DATE})(?![\w/-])"
@@ -197,6 +198,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"(?<![\w-])(?:1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
                     r"(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
         (re.compile(r"(?<![\w-])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\w-])"), 0),
+        (re.compile(r"(?<![\w-])0\d[\s-]\d{4}[\s-]\d{4}(?![\w-])"), 0),  # Australian landline "02 5550 1234"
         (re.compile(r"(?<![\w-])\d{3}-\d{4}(?![\w-])(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,5})?", re.I), 0),
         # digits in pairs or threes after a leading group: "0412-55-50-19", "06 12 34 56 78"
         (re.compile(r"(?<![\w-])0\d{1,3}(?:([-. ])\d{2,3})(?:\1\d{2,3}){2,3}(?![\w-])"), 0),
@@ -249,6 +251,9 @@ PATTERNS: dict[str, list[Pattern]] = {
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
         (re.compile(r"(?:-\s*[A-Z]{2},?\s*)?(?<![\w-])\d{5}-\d{3}(?![\w-])"), 0),  # Brazilian CEP, after its state
+        # Colombian addresses: "Calle 45 #12-30, Chapinero", "Carrera 7 No. 32-16"
+        (re.compile(rf"\b(?:Calle|Carrera|Cra\.?|Cl\.?|Kr\.?|Transversal|Diagonal|Avenida|Av\.?)\s+\d+[A-Z]?(?:\s*Bis)?\s*"
+                    rf"(?:#|(?i:no)\.?)\s*\d+[A-Z]?-\d+(?:,\s*{_CAP}(?:\s+{_CAP})?)?"), 0),
         # Philippine addresses: "Purok 5, Brgy. San Isidro, Tanauan City, Batangas"
         (re.compile(rf"\b(?:(?:Purok|Sitio)\s+\d+[A-Z]?(?:,\s*(?:Brgy\.?|Barangay)\s+{_CAP}(?:\s+{_CAP}){{0,2}})?"
                     rf"|(?:Brgy\.?|Barangay)\s+{_CAP}(?:\s+{_CAP}){{0,2}})(?:,\s*{_CAP}(?:\s+{_CAP}){{0,2}}){{0,2}}"), 0),
@@ -257,7 +262,11 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?:in|based in|living in|staying in|over in|out in|up in|down in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
                     r"(?!\s+(?:County|Parish|Borough))"), 1),
-        (re.compile(r"(?i:\b(?:i'?m|i am|we'?re|we are)\s+from\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
-                    r"(?=\s+originally|\s*[,.]?\s*$)"), 1),
+        # where the writer is from, after their name too ("im [NAME] from Soshanguve, ..."): any size of place
+        (re.compile(r"(?i:\b(?:i'?m|i am|we'?re|we are)(?:\s+(?:\[NAME\]|(?-i:[A-Z][a-z]+)))?\s+from\s+)([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
+                    r"(?=\s+originally|\s*[,.;!]|\s*$)"), 1),
+        # "a tiny village called Ballycastle": a place word names the place after it, known word or not
+        (re.compile(r"(?i:\b(?:village|town|suburb|hamlet|township|estate|neighbou?rhood|island)\s+(?:called|named)\s+)"
+                    r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"), 1),
     ],
 }
