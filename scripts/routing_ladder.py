@@ -107,6 +107,14 @@ ARMS["moe_recipe_lr100_wide_shared"] = ("moe_recipe_lr100 (routers that move) wi
 ARMS["moe_sequence_supervised_wide_shared_w02"] = (
     "supervised sequence routing (weight 0.2, router lr x100) with the wide shared expert",
     {**ARMS["moe_sequence_supervised_lr100"][1], **_WIDE_SHARED, "domain_routing_weight": 0.2})
+ARMS["moe_sequence_supervised_wide_shared_w01"] = (
+    "moe_sequence_supervised_wide_shared_w02 with domain_routing_weight 0.1",
+    {**ARMS["moe_sequence_supervised_wide_shared_w02"][1], "domain_routing_weight": 0.1})
+# Wider still: 4 routed r1 + shared r12 (16 blocks again), rank 14 per token; expert_alpha 4 keeps
+# a chosen routed expert at 1/2 x 4/1 = 2 and the shared one at 4.
+ARMS["moe_sequence_supervised_wider_shared_w02"] = (
+    "supervised sequence routing (weight 0.2, router lr x100), 4 routed r1 + an always-on expert of rank 12",
+    {**ARMS["moe_sequence_supervised_wide_shared_w02"][1], "expert_r": 1, "shared_expert_r": 12, "expert_alpha": 4})
 DEFAULT_ARMS = ["lora_all_linear", "moe_default", "moe_compensated", "moe_aux_free", "moe_recipe"]
 
 
@@ -117,6 +125,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
                         help="folder with counselchat_train.json and counselchat_val.json (default: ../shared/data)")
     parser.add_argument("--arms", default=",".join(DEFAULT_ARMS), help="comma-separated arm names, or 'all'")
+    parser.add_argument("--seed", type=int, default=42, help="training seed of every arm (default: 42)")
     parser.add_argument("--steps", type=int, default=60, help="optimizer steps per arm (default: %(default)s)")
     parser.add_argument("--seq_len", type=int, default=512, help="max_seq_length (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=2, help="per-device batch (default: %(default)s)")
@@ -159,7 +168,7 @@ def arm_config(args, overrides: dict) -> dict:
            "gradient_accumulation_steps": 1, "max_steps": args.steps, "learning_rate": 3e-4, "warmup_ratio": 0.05,
            "lr_scheduler_type": "cosine", "logging_steps": max(1, args.steps // 6), "eval_steps": 10 * args.steps,
            "early_stopping_patience": 0, "save_steps": 0, "checkpoint_minutes": 600, "max_hours": 12,
-           "report_to": "none", "seed": 42, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics,
+           "report_to": "none", "seed": args.seed, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics,
            # every ladder arm ran at the scale shipped until 2026-12-03 unless it sets its own, so the
            # documented commands keep reproducing their tables after the default moved to 16
            "expert_alpha": 8}
@@ -244,7 +253,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [run_arm(args, name) for name in args.arm_names]
     text = table(rows)
-    (args.out / "ladder.json").write_text(json.dumps({"steps": args.steps, "seq_len": args.seq_len, "batch": args.batch,
+    (args.out / "ladder.json").write_text(json.dumps({"steps": args.steps, "seed": args.seed, "seq_len": args.seq_len, "batch": args.batch,
                                                       "base_model": args.base_model, "rows": rows}, indent=1))
     (args.out / "ladder.md").write_text(text + "\n")
     plot(rows, args.out / "ladder.png")

@@ -144,6 +144,8 @@ RESOLVED = _c(
     r"|(?:clean|free) (?:for|since) |stayed stopped|(?:went|gone|faded) away|(?:they|it|that) (?:passed|faded)"
     r"|(?:theyve|they have|its|it has|thats|that has|theyre|theyre all) (?:gone|over)\b(?! (?:again|back))"
     r"|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a few|some) (?:years|months) on\b"
+    r"|now (?:i|im) (?:a |an )?(?:volunteer|mentor|grandad|grandma|grandparent|nurse|counsell?or|peer supporter)\w*"
+    r"|found me in time|(?:this|next) (?:christmas|year|summer) (?:im|i am) (?:hosting|going|getting|starting)"
     r"|(?:im|i am) past it|behind me now|(?:a )?different (?:lifetime|life|person)|not for years"
     r"|havent (?:in|for) (?:a long time|years|ages)|(?:therapy|treatment|meds|medication|dbt|cbt|counselling|counseling)"
     r"(?: \w+)? helped|got (?:help|treated|treatment|better)|never went through with it"
@@ -219,7 +221,9 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("suicide.enough_to_die", S, H,
              r"\benough\s+to\s+(?:stop me (?:from )?waking(?: up)?|not wake up|never wake up|stop my heart)\b",
              self_only=True),
-    category("suicide.lethal_dose", S, H, r"\b(?:lethal|fatal|deadly)\s+(?:dose|amount|quantity|number)\b"),
+    # "wat is the lethel dos": the misspellings people type in a hurry
+    category("suicide.lethal_dose", S, H, r"\b(?:lethal|lethel|leathal|lethul|letal|lehtal|fatal|deadly)\s+"
+             r"(?:dose|doses|dos|doze|dosage|amount|quantity|number)\b"),
     category("suicide.attempt", S, H, rf"\b(?:tried|try|trying|attempted|attempt)\s+(?:to\s+)?{SELF_KILL}|\battempted suicide\b"),
     category("suicide.took_pills", S, H,
              r"\b(?:took|taken|swallowed|downed)\s+(?:a\s+(?:whole\s+)?(?:bottle|bunch|handful|load|lot|pack|box)\s+of|all\s+(?:of\s+)?(?:my|the)"
@@ -239,6 +243,12 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
              r"|\b(?:took|taken|swallowed|downed)\s+(?:everything|every pill|every tablet|all the pills|all the meds)\s+(?:in|from)\s+(?:the|my)\s+(?:\w+\s+)?(?:cabinet|cupboard|house|drawer|pill ?box|organi[sz]er)"
              rf"|\b(?:downed|swallowed|emptied)\s+(?:my\s+)?(?:entire|whole)\s+(?:prescription|bottle|pack|supply)"
              r"|\b(?:took|taken|swallowed|downed)\s+(?:the|a|my)\s+(?:whole|entire|full)\s+(?:bottle|pack|packet|box)\b(?!\s+of\s+(?:water|wine|beer|vodka|juice|soda|milk))",
+             self_only=True, unless=r"\b(?:vitamins?|gummies|by mistake|accident\w*|prescribed|doctor said|as directed)\b"),
+    # second-language telling: "I already eat many sleeping pill, maybe 20"; "already"/"just" makes
+    # it done now, not a daily regimen ("I take many pills for my heart")
+    category("suicide.overdose_taken_plain", S, H,
+             r"\b(?:already|just)\s+(?:eat|ate|eaten|take|took|taken|swallow\w*|drink|drank)\s+"
+             r"(?:many|so many|too many|too much|a lot of|lot of|lots of)\s+(?:\w+\s+)?(?:pills?|tablets?|meds|medicines?|medication|capsules?)\b",
              self_only=True, unless=r"\b(?:vitamins?|gummies|by mistake|accident\w*|prescribed|doctor said|as directed)\b"),
     category("suicide.overdosed", S, H,
              r"(?<!case )(?<!if )(?<!when )(?<!might )(?<!before )\b(?:i|ive|i have)\s+(?:just\s+|already\s+|now\s+)?(?:overdosed|odd|overdose|taken an overdose|took an overdose)\b(?!\s+on\s+(?:caffeine|coffee|sugar|chocolate|tv|netflix))"
@@ -276,6 +286,9 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     # suicide: active thoughts (moderate; "going to"/"will" in front makes them high)
     category("suicide.kill_self", S, M, SELF_KILL, intent_upgrades=True, self_only=True,
              unless=MEDIA + "|" + HYPERBOLE),
+    # "doing the big sleep with my meds" (not "watching The Big Sleep")
+    category("suicide.big_sleep", S, H, r"\b(?:do|doing|did|take|taking|have|having|go for|going for|try|trying)\s+the\s+big\s+(?:sleep|nap)\b",
+             self_only=True),
     category("suicide.unalive", S, M, r"\bunalive\b(?!\s+(?:him|her|them|someone|somebody|my\s+\w+))", self_only=True, intent_upgrades=True),
     category("suicide.want_to_die", S, M, r"\b(?:want|wants|wanted|wanting|need|ready)\s+to\s+die\b", self_only=True),
     category("suicide.suicidal", S, M,
@@ -447,7 +460,7 @@ CATEGORY_RULES: tuple[CrisisRule, ...] = (
     category("abuse_in_progress.recent", AB, M,
              ABUSER + r".{0,30}?\b(?:hit|beat|choked|strangled|kicked|punched|slapped|hurt|raped|assaulted|attacked)\s+(?:me|us)\b.{0,30}\b(?:again|last night|yesterday|today|this morning|tonight)", own_negation=True),
     category("abuse_in_progress.threat", AB, H,
-             r"(?:\bthreaten\w*|\b(?:he|she|they|hes|shes|theyre|my\s+(?:\w+\s+)?" + RELATION + r")\b.{0,40}?\b(?:says|said|saying|told\s+me|tells\s+me|keeps\s+saying|yell\w*|scream\w*|swears?|swore))\b"
+             r"(?:\bthreaten\w*|\b(?:he|she|they|hes|shes|theyre|my\s+(?:\w+\s+)?" + RELATION + r"s?)\b.{0,40}?\b(?:says|say|said|saying|told\s+me|tells\s+me|keeps\s+saying|yell\w*|scream\w*|swears?|swore))\b"
              r".{0,40}?\b(?:kill|hurt|shoot|stab|beat|burn|choke)\s+(?:me|us|the kids|my\s+(?:kids?|children|mom|mum|dad|son|daughter|baby|family|sister|brother))\b",
              unless=r"\bif\s+i\s+(?:fail\w*|forget|forgot|am late|im late|was late|miss\w*|lose|lost|break|broke|eat|ate|wear|get|got|dye|dyed|crash\w*|spend|spent)\b|\b(?:haha\w*|lol|lmao|jk|joking|kidding)\b", own_negation=True),
     category("abuse_in_progress.feared_violence", AB, M,
