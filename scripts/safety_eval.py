@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the test set to score: a path, or a file name beside the corpus (default: "
                              f"{BLIND_FILE.name}, the newest blind set; crisis_corpus_blind.json to "
                              "crisis_corpus_blind5.json are earlier ones, already scored and now training data, and "
-                             "crisis_corpus_blind6.json to crisis_corpus_blind11.json were scored too)")
+                             "crisis_corpus_blind6.json to crisis_corpus_blind12.json were scored too)")
     parser.add_argument("--model", type=Path, help="score this semantic head file (a crisis_model.safetensors "
                         "written by scripts/train_crisis_head.py) instead of the shipped one")
     parser.add_argument("--threshold", type=float, help="the semantic decision threshold (default: the head's own)")
