@@ -144,3 +144,24 @@ def test_a_model_without_experts_exports_merged_but_refuses_expert_formats(tmp_p
 
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "plain-merged")
     assert next(merged.parameters()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("variant", [dict(shared_expert=True, shared_expert_r=4, expert_init="compensated"),
+                                     dict(expert_structure="shared_a", shared_expert=True, shared_expert_r=0),
+                                     dict(shared_expert=False, shared_expert_r=0)])
+def test_fixed_gate_export_keeps_the_shared_expert_shared_a_and_compensation(tmp_path, variant):
+    """The always-on expert (gate 1), a shared A and the compensated init's frozen term are in the export."""
+    base = tiny_llama()
+    base.save_pretrained(tmp_path / "base")
+    model = wrap_model(base, tiny_cfg(lora_r=4, expert_r=2, **variant), str(tmp_path / "base"))
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name or "expert_" in name:
+                p.add_(torch.randn(p.shape, generator=gen) * 0.3)
+    model.eval()
+    save_trained(model, make_tiny_tokenizer(), tmp_path / "model")
+    out = tmp_path / "fixed"
+    assert main(["export", str(tmp_path / "model"), "--format", "fixed-gate", "--gate", "0.5,0,0.25,0.25", "-o", str(out)]) == 0
+    torch.testing.assert_close(peft_logits(tmp_path / "base", out), moe_logits(model, [[0.5, 0, 0.25, 0.25]] * 2),
+                               atol=ATOL, rtol=0)

@@ -39,9 +39,7 @@ def write_adapter(source: TrainedSource, gates: list[list[float]] | None, target
 
     folded = read_attention_lora(source.directory)
     if gates is not None:
-        moe = source.meta
-        add_gated_experts(folded, source.moe_state, checked_mlp_paths(source), list(moe["target_modules"]),
-                          int(moe["expert_r"]), float(moe["expert_alpha"]) / int(moe["expert_r"]), gates)
+        add_gated_experts(folded, source.moe_state, checked_mlp_paths(source), source.meta, gates)
     rank = vllm_rank(folded.rank)
     target.mkdir(parents=True, exist_ok=True)
     config = LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
