@@ -169,12 +169,13 @@ def arm_config(args, overrides: dict) -> dict:
            "lr_scheduler_type": "cosine", "logging_steps": max(1, args.steps // 6), "eval_steps": 10 * args.steps,
            "early_stopping_patience": 0, "save_steps": 0, "checkpoint_minutes": 600, "max_hours": 12,
            "report_to": "none", "seed": args.seed, "use_moe": True, "domain_routing_weight": 0.0, "topic_to_domain": topics,
-           # every ladder arm ran at the scale shipped until 2026-12-03 unless it sets its own, so the
-           # documented commands keep reproducing their tables after the default moved to 16
-           "expert_alpha": 8}
+           # every ladder arm ran at the scale and structure shipped until 2026-12-03 (four rank-4
+           # experts, expert_alpha 8) unless it sets its own, so the documented commands keep
+           # reproducing their tables after the defaults moved (moe_wide_shared is the new default)
+           "expert_alpha": 8, "expert_r": 4, "shared_expert": False, "shared_expert_r": 0}
     cfg.update({k: steps.get(v, v) if isinstance(v, str) else v for k, v in overrides.items()})
     if not cfg["use_moe"]:  # routing keys would only draw "ignored" notes
-        for key in ("domain_routing_weight", "topic_to_domain", "expert_alpha"):
+        for key in ("domain_routing_weight", "topic_to_domain", "expert_alpha", "expert_r", "shared_expert", "shared_expert_r"):
             cfg.pop(key)
     return cfg
 

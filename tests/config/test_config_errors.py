@@ -42,7 +42,7 @@ BAD_FILES = [
     ("top_k above num_experts", "config", {"top_k": 5}, ["top_k", "larger than num_experts (4)", "1..4"]),
     ("shared rank not a multiple", "config", {"shared_expert": True, "expert_r": 4, "shared_expert_r": 6},
      ["shared_expert_r", "multiple of expert_r (4)", "e.g. 8"]),
-    ("shared rank without shared expert", "config", {"shared_expert_r": 8}, ["shared_expert_r", "needs shared_expert true"]),
+    ("shared rank without shared expert", "config", {"shared_expert": False, "shared_expert_r": 8}, ["shared_expert_r", "needs shared_expert true"]),
     ("experts vs domains", "config", {"num_experts": 3, "expert_domains": ["a", "b"]},
      ["num_experts", "is 3 but expert_domains lists 2 names"]),
     ("default count given with other domains", "config", {"num_experts": 4, "expert_domains": ["a", "b", "c"]},

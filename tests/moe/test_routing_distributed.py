@@ -23,6 +23,7 @@ def train(tmp_path, out, ga, nproc=None, **extra):
     cfg = dict(base_model=str(tmp_path / "base"), dataset=str(tmp_path / "data.json"), output_dir=str(out),
                max_steps=4, per_device_train_batch_size=1, gradient_accumulation_steps=ga, max_seq_length=1024,
                lora_r=4, lora_alpha=8, lora_dropout=0.0, expert_r=4, expert_alpha=8, report_to="none",
+               shared_expert=False, shared_expert_r=0,  # the structure these draws balance unevenly with
                learning_rate=1e-2, warmup_steps=1, logging_steps=1, eval_steps=100, save_steps=0,
                validation_split=0.2, packing=False, dataloader_num_workers=0) | RECIPE | extra
     path = tmp_path / f"cfg-{out.name}.json"

@@ -110,11 +110,13 @@ class TrainConfig:
         metadata={"help": "Experts chosen per token (1 <= top_k <= num_experts). Left out, it is "
                   "lowered to num_experts when there are fewer than 2 experts.", "ge": 1},
     )
-    expert_r: int = field(default=4, metadata={"help": "Rank of each expert's LoRA update.", "ge": 1})
+    expert_r: int = field(default=2, metadata={"help": "Rank of each routed expert's LoRA update (the default 2, "
+                          "beside an always-on expert of rank 8, spends the blocks of four rank-4 experts).", "ge": 1})
     expert_alpha: int = field(
-        default=16, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r. "
-                              "The top-k gates sum to 1, so 16 with r 4 and top-2 gives a chosen expert "
-                              "about the attention LoRA's scale (32 / 16); 8 halved it (docs/results.md).", "ge": 1}
+        default=8, metadata={"help": "Expert scaling numerator: updates are scaled by expert_alpha / expert_r. "
+                             "The top-k gates sum to 1, so 8 with r 2 and top-2 gives a chosen routed expert "
+                             "about the attention LoRA's scale (32 / 16) and the always-on one twice it "
+                             "(docs/results.md).", "ge": 1}
     )
     expert_dropout: float = field(
         default=0.0, metadata={"help": "Dropout on the expert LoRA input during training.", "ge": 0, "lt": 1}
@@ -175,12 +177,12 @@ class TrainConfig:
                   "choices": ["independent", "shared_a"]},
     )
     shared_expert: bool = field(
-        default=False,
+        default=True,
         metadata={"help": "Add one always-on expert (gate 1) per projection beside the routed experts; "
                   "it costs one more expert's parameters."},
     )
     shared_expert_r: int = field(
-        default=0,
+        default=8,
         metadata={"help": "Rank of the always-on expert; 0 = expert_r. A multiple of expert_r (needs "
                   "shared_expert and expert_structure=independent): a wide shared expert beside narrow routed "
                   "ones keeps more rank per token in the same parameters. Every block has the scale "
