@@ -17,20 +17,26 @@ DOMAINS = ["psychology", "mental_health", "bias_detection", "general_therapeutic
 ATOL = 2e-5
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A saved tiny MoE model whose LoRA and expert B matrices are non-zero (B starts at 0)."""
-    tmp = tmp_path_factory.mktemp("export")
+def save_random_moe(tmp, seed: int = 0, **cfg):
+    """A tiny MoE model saved to tmp/model (its base in tmp/base) whose LoRA and expert B matrices
+    are non-zero (B starts at 0)."""
     base = tiny_llama()
     base.save_pretrained(tmp / "base")
-    model = wrap_model(base, tiny_cfg(lora_r=4, expert_r=2), str(tmp / "base"))
-    gen = torch.Generator().manual_seed(0)
+    model = wrap_model(base, tiny_cfg(lora_r=4, expert_r=2, **cfg), str(tmp / "base"))
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name or "expert_B" in name:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     model.eval()
     save_trained(model, make_tiny_tokenizer(), tmp / "model")
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    model = save_random_moe(tmp)
     (tmp / "model" / "training_report.json").write_text(json.dumps(
         {"routing": {"usage_per_layer": [[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]]}}))
     return model, tmp
@@ -151,16 +157,7 @@ def test_a_model_without_experts_exports_merged_but_refuses_expert_formats(tmp_p
                                      dict(shared_expert=False, shared_expert_r=0)])
 def test_fixed_gate_export_keeps_the_shared_expert_shared_a_and_compensation(tmp_path, variant):
     """The always-on expert (gate 1), a shared A and the compensated init's frozen term are in the export."""
-    base = tiny_llama()
-    base.save_pretrained(tmp_path / "base")
-    model = wrap_model(base, tiny_cfg(lora_r=4, expert_r=2, **variant), str(tmp_path / "base"))
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name or "expert_" in name:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.3)
-    model.eval()
-    save_trained(model, make_tiny_tokenizer(), tmp_path / "model")
+    model = save_random_moe(tmp_path, seed=3, **variant)
     out = tmp_path / "fixed"
     assert main(["export", str(tmp_path / "model"), "--format", "fixed-gate", "--gate", "0.5,0,0.25,0.25", "-o", str(out)]) == 0
     torch.testing.assert_close(peft_logits(tmp_path / "base", out), moe_logits(model, [[0.5, 0, 0.25, 0.25]] * 2),

@@ -65,39 +65,32 @@ def read_attention_lora(model_dir: Path) -> FoldedAdapter:
 def add_gated_experts(folded: FoldedAdapter, moe_state: dict[str, torch.Tensor], mlp_paths: list[str],
                       moe: dict, gates: list[list[float]]) -> None:
     """Add each MoE layer's experts, weighted by that layer's fixed gates, as LoRA modules.
-    ``moe`` is the saved moe_config.json: the always-on expert's blocks (gate 1), a shared A and
+    ``moe`` is the saved moe_config.json. The always-on expert's blocks (gate 1), a shared A and
     the compensated init's frozen term (subtracted) are part of the same sum."""
     r, scaling = int(moe["expert_r"]), float(moe["expert_alpha"]) / int(moe["expert_r"])
     for layer, (mlp_path, layer_gates) in enumerate(zip(mlp_paths, gates)):
-        block_gates = _block_gates(moe, layer_gates)
         for proj in moe["target_modules"]:
             key = f"layers.{layer}.experts.{proj}"
-            shared_a = moe.get("expert_structure") == "shared_a"
-            terms = [_stacked_term(moe_state[f"{key}.expert_A"], moe_state[f"{key}.expert_B"], r, block_gates, scaling, shared_a)]
+            terms = [_stacked_term(moe_state[f"{key}.expert_A"], moe_state[f"{key}.expert_B"], r, layer_gates, scaling)]
             if f"{key}.init_A" in moe_state:  # compensated init: delta = experts(A, B) - experts(A0, B0)
-                terms.append(_stacked_term(moe_state[f"{key}.init_A"], moe_state[f"{key}.init_B"], r, block_gates,
-                                           -scaling, shared_a))
+                terms.append(_stacked_term(moe_state[f"{key}.init_A"], moe_state[f"{key}.init_B"], r, layer_gates, -scaling))
             A = torch.cat([a for a, _ in terms])
             B = torch.cat([b for _, b in terms], dim=1)
             folded.modules[f"{mlp_path}.{proj}"] = LoraModule(A, B)
             folded.target_modules.add(proj)
 
 
-def _block_gates(moe: dict, expert_gates: list[float]) -> list[float]:
-    """The gate of every r-wide block: the routed experts', then 1 for each always-on block."""
-    if not moe.get("shared_expert"):
-        return list(expert_gates)
-    shared_r = int(moe.get("shared_expert_r") or 0) or int(moe["expert_r"])
-    return list(expert_gates) + [1.0] * (shared_r // int(moe["expert_r"]))
-
-
-def _stacked_term(A_all: torch.Tensor, B_all: torch.Tensor, r: int, block_gates: list[float],
-                  scaling: float, shared_a: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(A [k, in], B [out, k]) of Σ_blocks gate · scaling · (x A_b) B_b over the blocks with a gate;
-    a shared A ([in, r], HydraLoRA) serves every block."""
+def _stacked_term(A_all: torch.Tensor, B_all: torch.Tensor, r: int, expert_gates: list[float],
+                  scaling: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A [k, in], B [out, k]) of Σ_blocks gate · scaling · (x A_b) B_b over the blocks with a gate.
+    The shapes tell the structure (``StackedLoRAExperts``): B's r-wide blocks past the routed
+    experts' are the always-on expert's (gate 1), and an A of one block (HydraLoRA) serves them all."""
     A_all, B_all = A_all.double(), B_all.double()
+    blocks = B_all.shape[0] // r
+    block_gates = list(expert_gates) + [1.0] * (blocks - len(expert_gates))
+    shared_a = A_all.shape[1] == r
     used = [b for b, g in enumerate(block_gates) if g != 0]
-    A = torch.cat([(A_all[:, :r] if shared_a else A_all[:, b * r:(b + 1) * r]).t() for b in used])
+    A = torch.cat([(A_all if shared_a else A_all[:, b * r:(b + 1) * r]).t() for b in used])
     B = torch.cat([block_gates[b] * scaling * B_all[b * r:(b + 1) * r].t() for b in used], dim=1)
     return A, B
 

@@ -31,9 +31,8 @@ class StackedLoRAExperts(nn.Module):
         super().__init__()
         self.num_experts, self.r, self.scaling = num_experts, r, alpha / r
         self.shared_a, self.shared_expert = shared_a, shared_expert
-        if shared_r % r or (shared_r and (shared_a or not shared_expert)):
-            raise ValueError(f"shared_r={shared_r} needs shared_expert, independent A and a multiple of r={r}")
-        # r-wide blocks of the always-on expert: the gates repeat 1 over them (block_gates)
+        # r-wide blocks of the always-on expert: the gates repeat 1 over them (block_gates);
+        # MoEConfig checks that shared_r is a multiple of r with independent A
         self.shared_blocks = (shared_r or r) // r if shared_expert else 0
         self.blocks = num_experts + self.shared_blocks  # r-wide blocks of the stacked B
         a_blocks = 1 if shared_a else self.blocks
