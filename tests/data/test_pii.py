@@ -315,3 +315,26 @@ def test_a_kinship_word_or_honorific_after_a_name_marks_it(text, kept):
 def test_a_kinship_word_alone_is_no_name():
     for text in ("My auntie said no", "The Uncle ran off", "my uncle is kind"):
         assert "[NAME]" not in PiiScrubber().scrub(text)
+
+
+@pytest.mark.parametrize("text, scrubbed", [
+    ("my ex Jae-won logged in again", "my ex [NAME] logged in again"),
+    ("My psychiatrist is Dr. Eun-ji Park, she said", "My psychiatrist is Dr. [NAME], she said"),
+    ("I'm on +61 412 555 093 after six", "I'm on [PHONE] after six"),
+    ("Member ID on my card: XGH 448 192 007 if needed", "Member ID on my card: [ID] if needed"),
+    ("the car was rego XQR 58B I think", "the car was rego [ID] I think"),
+    ("it happened on saturday the 18th at night", "it happened on [DOB] at night"),
+])
+def test_structural_spans_from_the_eleventh_set(text, scrubbed):
+    """A lower-case second part of a given name, an international prefix before 3-3-3 digits, a
+    letter prefix of an ID, the "rego" cue and a lower-case weekday date belong to the identifier."""
+    assert PiiScrubber().scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize("text, scrubbed", [
+    ("Self-care is hard this week", "Self-care is hard this week"),
+    ("my well-being matters", "my well-being matters"),
+    ("Kenji-san said hi", "[NAME]-san said hi"),  # an honorific stays outside the name
+])
+def test_lower_case_hyphen_parts_only_extend_a_name(text, scrubbed):
+    assert PiiScrubber().scrub(text) == scrubbed

@@ -142,6 +142,7 @@ _AND_I = re.compile(r"\s+and (?:I|me)\b")
 _SPEECH_GOES_ON = re.compile(r"\s+(?:i|that|he|she|we|about|to)\b")
 # "Mysel- my group": a word cut off in a transcript, not a name
 _CUT_OFF = re.compile(r"-(?![\w])")
+_LOWER_SECOND_PART = re.compile(rf"-(?!(?:san|chan|kun|sama)\b)[{_LOWER}]{{2,6}}\b(?!-)")  # not an honorific
 # "my whānau is", "the thearapist said": after a determiner a word is a thing or a role, not a name
 _DETERMINER_END = re.compile(r"\b(?i:my|his|her|our|their|your|the|a|an|this|that|some)\s+$")
 
@@ -212,6 +213,8 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
         end = tok.end()
         if _doubled(text, end, word):
             end += len(word) + 1  # "Jun-jun", "Bong-bong": a doubled nickname
+        elif (tail := _LOWER_SECOND_PART.match(text, end)) is not None:
+            end = tail.end()  # "Jae-won", "Eun-ji": a given name whose second part is written in lower case
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         particle = _PARTICLE_SURNAME.match(text, end)
         if particle is not None:

@@ -69,7 +69,7 @@ _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|
            r"|green card|visa|alien|uscis|a-number"
            r"|chart|tracking)")
 _ID_PREFIX = r"(?:[A-Z]{2,5}[ -](?=\d))?"  # letters before an ID's digits: "HRX 5521-004", "PR 23-041187"
-_PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|tag)"
+_PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|rego|tag)"  # "rego": Australian and NZ English
 _DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|sn|device id|device identifier|mac address|udid|imsi)"
 _NUMBER_WORDS = r"(?:\s*(?:number|no\.?|num|#|id|code))?"
 _IS = r"\s*(?:is|was|reads|says|shows|:|#|=)?\s*"
@@ -142,6 +142,8 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?!\s+[A-Z][a-z]+-[a-z]+)"), 0),
         (re.compile(rf"(?i:\bthe\s+){_DAY}\s+of\s+{_MONTH_I}(?:,?\s+\d{{4}})?"), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+the\s+\d{{1,2}}(?:st|nd|rd|th)\b"), 0),
+        # typed in lower case too: "on saturday the 18th" (full names only: "sun", "wed" are words)
+        (re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+the\s+\d{1,2}(?:st|nd|rd|th)\b"), 0),
         (re.compile(rf"(?:{_SPELLED_DATE})(?:,?\s+(?:\d{{4}}\b|{SPELLED_YEAR}))?"), 0),  # a date in words, with its year
         (re.compile(FOREIGN_DATE), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
@@ -166,7 +168,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
         (re.compile(r"\b[A-Z]{3}-\d{3,4}\b"), 0),  # "MGT-4471": US and Canadian plates
-        (re.compile(r"(?<![\w+-])\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),  # Canadian SIN and other 3-3-3 numbers
+        # Canadian SIN and other 3-3-3 numbers, with a letter prefix when there is one ("XGH 448 192 007");
+        # after an international prefix ("+61 412 555 093") the digits are the phone's
+        (re.compile(r"(?:\b[A-Z]{2,4} )?(?<![\w+-])(?<!\+\d )(?<!\+\d\d )(?<!\+\d\d\d )\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),
         (re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w-])"), 0),  # Brazilian CPF
         # segmented codes mixing letters and digits: serials, Medicare MBIs, product keys
         (re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]{3,6}(?:-[A-Z0-9]{2,6}){2,}\b"), 0),
