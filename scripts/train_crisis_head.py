@@ -44,6 +44,9 @@ class HeadTraining:
     target_false_alarm: float = field(default=0.02, metadata={"help": "Cross-validated false-alarm rate the threshold aims at."})
     folds: int = field(default=5, metadata={"help": "Cross-validation folds for the threshold."})
     seed: int = field(default=0, metadata={"help": "Seed for the folds, the shuffling and the initialisation."})
+    real_text_weight: float = field(default=1.0, metadata={"help": "Extra weight of the real client turns (class "
+                                    "client_turn) over the equal weight every group gets: real text is most of what a "
+                                    "deployed layer reads."})
 
 
 def class_of(item: CorpusItem) -> str:
@@ -159,6 +162,16 @@ def training_items() -> list[CorpusItem]:
     return training_set()[0]
 
 
+def class_weights(y: np.ndarray, classes: list[str], cfg: HeadTraining) -> np.ndarray:
+    """Loss weight per class: every group counts the same in all, whatever its number of items,
+    except the real client turns, which count cfg.real_text_weight times as much."""
+    counts = np.bincount(y, minlength=len(classes)).clip(min=1)
+    weights = len(y) / (len(classes) * counts)
+    if "client_turn" in classes:
+        weights[classes.index("client_turn")] *= cfg.real_text_weight
+    return weights
+
+
 def fit(base, tokenizer, texts: list[str], y: np.ndarray, classes: list[str], cfg: HeadTraining) -> CrisisModel:
     """LoRA deltas and head trained on (texts, y); base is left untouched."""
     from peft import get_peft_model_state_dict
@@ -169,8 +182,7 @@ def fit(base, tokenizer, texts: list[str], y: np.ndarray, classes: list[str], cf
     head = torch.nn.Linear(base.config.hidden_size, len(classes)).to(device)
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    counts = np.bincount(y, minlength=len(classes)).clip(min=1)
-    class_weight = torch.tensor(len(y) / (len(classes) * counts), dtype=torch.float32, device=device)  # every group counts the same
+    class_weight = torch.tensor(class_weights(y, classes, cfg), dtype=torch.float32, device=device)
     rng = np.random.default_rng(cfg.seed)
     model.train()
     for _ in range(cfg.epochs):
@@ -232,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="report cross-validation only; do not write the model")
     parser.add_argument("--epochs", type=int, default=HeadTraining.epochs, help="passes over the training items")
+    parser.add_argument("--real-text-weight", type=float, default=HeadTraining.real_text_weight,
+                        help=HeadTraining.__dataclass_fields__["real_text_weight"].metadata["help"])
     parser.add_argument("--encoder-dir", help="train on these encoder files (model.safetensors, possibly a float16 "
                         "copy, config.json, tokenizer.json) instead of the installed package, e.g. on a GPU machine")
     parser.add_argument("--no-cv", type=float, metavar="P",
@@ -245,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.set_threshold is not None:
         return set_threshold(args.set_threshold)
-    cfg = HeadTraining(epochs=args.epochs)
+    cfg = HeadTraining(epochs=args.epochs, real_text_weight=args.real_text_weight)
     extra = tuple(args.add_training)
     items, origin = training_set(extra)
     if not any(i.group == "client_turn" for i in items):
