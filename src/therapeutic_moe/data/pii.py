@@ -303,6 +303,10 @@ def _surname_first_start(text: str, tokens: list[re.Match], i: int) -> int:
         j -= 1
     if j > 0 and text[tokens[j - 1].end():tokens[j].start()] == " " and _plain(tokens[j - 1].group()) in SURNAMES_FIRST:
         return tokens[j - 1].start()
+    # "Jussi Härkönen" when only the surname was found: a word no dictionary lists right before it
+    # is its given name, also at a sentence's start
+    if i > 0 and text[tokens[i - 1].end():start] == " " and len(tokens[i - 1].group()) > 2 and _foreign_word(tokens[i - 1].group()):
+        return tokens[i - 1].start()
     return start
 
 
@@ -418,20 +422,31 @@ def _unlisted_place_spans(text: str) -> list[tuple[int, int]]:
 # language ("apto 802", "piso 3"), a postcode and town ("28005 Madrid").
 _ADDRESS_TAIL = re.compile(rf"(?:,\s*\d{{1,2}}\s?[ºª°]\s*(?:izquierda|izda|izq|derecha|dcha|dch|centro|[A-D])?(?![\w])"
                            r"|,?\s+(?i:apto|ap|depto|dpto|piso|bloco|andar)\.?\s*\d+\w?"
-                           rf"|,\s*\d{{4,5}}\s+[{_UPPER}][{_LOWER}]+)")
+                           rf"|,\s*\d{{4,5}}\s+[{_UPPER}][{_LOWER}]+"
+                           # "Kilmacud Road Upper", "Bedok North Ave 2, #09-117", ", Co. Dublin", ", 7925",
+                           # ", Singapore 460412": parts that only ever follow an address
+                           r"|\s+(?:Upper|Lower)\b|\s+\d{1,3}(?=,)|,\s*#\d{1,3}-\d{1,4}\b"
+                           rf"|,\s*Co\.\s+[{_UPPER}][{_LOWER}]+|,\s*\d{{4,6}}\b(?![.,:]\d)"
+                           rf"|,\s*[{_UPPER}][{_LOWER}]+(?:\s[{_UPPER}][{_LOWER}]+)?\s+\d{{4,6}}\b)")
+# "No. 5 Okigwe Road", "Plot 22 ...": a house-number word before the number belongs to the address
+_ADDRESS_HEAD = re.compile(r"\b(?:No|Blk|Block|Lot|Plot)\.?\s*$")
 
 
 def _with_place_after(text: str, span: tuple[int, int]) -> tuple[int, int]:
     """Extend an address over its unit, postcode and the town named right after it, unless that
     is a state or country."""
-    while (tail := _ADDRESS_TAIL.match(text, span[1])) is not None and tail.end() > span[1]:
-        span = (span[0], tail.end())
-    m = _PLACE_AFTER.match(text, span[1])
-    place = m.group(1).lower() if m else ""
-    first_word = place.split()[0] if place else ""
-    if m is None or place in NOT_SUB_STATE or first_word in NOT_NAMES or first_word in COMMON_WORDS:
-        return span
-    return span[0], m.end()
+    if (head := _ADDRESS_HEAD.search(text, 0, span[0])) is not None and text[span[0]:span[0] + 1].isdigit():
+        span = (head.start(), span[1])
+    for _ in range(3):  # "14 Kilmacud Road Upper, Stillorgan, Co. Dublin": a town, then its county
+        while (tail := _ADDRESS_TAIL.match(text, span[1])) is not None and tail.end() > span[1]:
+            span = (span[0], tail.end())
+        m = _PLACE_AFTER.match(text, span[1])
+        place = m.group(1).lower() if m else ""
+        first_word = place.split()[0] if place else ""
+        if m is None or place in NOT_SUB_STATE or first_word in NOT_NAMES or first_word in COMMON_WORDS:
+            return span
+        span = (span[0], m.end())
+    return span
 
 
 def _merge_overlaps(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
