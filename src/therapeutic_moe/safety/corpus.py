@@ -36,7 +36,7 @@ TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_
                         CORPUS_DIR / "crisis_corpus_train_ordinary.json")
 # The sixth and seventh blind sets, scored and never trained on, chose the stored decision
 # threshold; the eighth chose the unshipped ninth round's (docs/safety.md).
-BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind14.json"  # the newest blind set, the one whose score counts
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind15.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
