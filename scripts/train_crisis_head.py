@@ -44,7 +44,7 @@ class HeadTraining:
     target_false_alarm: float = field(default=0.02, metadata={"help": "Cross-validated false-alarm rate the threshold aims at."})
     folds: int = field(default=5, metadata={"help": "Cross-validation folds for the threshold."})
     seed: int = field(default=0, metadata={"help": "Seed for the folds, the shuffling and the initialisation."})
-    real_text_weight: float = field(default=1.0, metadata={"help": "Extra weight of the real client turns (class "
+    real_text_weight: float = field(default=4.0, metadata={"help": "Extra weight of the real client turns (class "
                                     "client_turn) over the equal weight every group gets: real text is most of what a "
                                     "deployed layer reads."})
 

@@ -20,22 +20,19 @@ from therapeutic_moe.safety.assessment import CATEGORIES, RiskLevel
 CORPUS_DIR = Path(__file__).resolve().parent
 TRAIN_FILE = CORPUS_DIR / "crisis_corpus_train.json"
 DEV_FILE = CORPUS_DIR / "crisis_corpus_dev.json"
-# The blind sets already scored train the head too (seventh round): each is text by another
-# examiner in other voices, which hand-written training rounds had stopped adding.
-RETIRED_BLIND_FILES = tuple(CORPUS_DIR / f"crisis_corpus_blind{n}.json" for n in ("", "2", "3", "4", "5"))
+# The blind sets already scored train the head too: the first five since the seventh round, the
+# sixth to thirteenth since the eleventh (2026-12-04), which was judged on them as folds
+# (scripts/crisis_sets_cv.py) before the fifteenth set decided.
+RETIRED_BLIND_FILES = tuple(CORPUS_DIR / f"crisis_corpus_blind{n}.json"
+                            for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"))
 TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices.json",
                   CORPUS_DIR / "crisis_corpus_train_voices2.json") + RETIRED_BLIND_FILES
-# Written and tried, not in TRAINING_FILES: a head trained with the first two too (eighth round,
-# 2026-12-03) scored lower on the seventh blind set than the shipped one (docs/safety.md), so the
-# shipped model and the training script stay on the seventh round's files. A ninth round with these
-# and the seventh blind set scored lower on the ninth blind set, and was not shipped either. The
-# tenth round's file (930 ordinary messages and other hard negatives, 160 calm crisis messages, by a
-# writer who had seen no corpus or blind set) gave a head that found fewer crises on the eighth and
-# ninth blind sets and no more on the twelfth: not shipped.
-TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_blind6.json",
-                        CORPUS_DIR / "crisis_corpus_train_ordinary.json")
-# The sixth and seventh blind sets, scored and never trained on, chose the stored decision
-# threshold; the eighth chose the unshipped ninth round's (docs/safety.md).
+# Written and tried, not in TRAINING_FILES: the eighth round's file (its head scored lower on the
+# seventh blind set), and the tenth round's (930 ordinary messages and other hard negatives, 160
+# calm crisis messages): neither helped on later sets, nor, in the eleventh round, on the folds
+# of eight blind sets (docs/safety.md).
+TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_train_ordinary.json")
+# crisis_corpus_blind14.json was scored once and decided against a head; it has trained none yet.
 BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind15.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)

@@ -14,7 +14,7 @@ turns before or after a crisis, and alarming openers that the next turn shows to
 so "after my shift tomorrow then" after "I've worked out how" is read together, "what time is
 it" after "i took all my pills an hour ago" still counts as a crisis, and "to my school lol"
 after "i wrote a goodbye letter" does not. (A plain change of subject right after "I want to
-die" reads as calm with the seventh-round model: docs/safety.md, Known limits.)
+die" reads as calm with the shipped head: docs/safety.md, Known limits.)
 """
 
 from __future__ import annotations
