@@ -93,11 +93,18 @@ def style_variant(text: str, k: int) -> str:
     return _FILLERS[k % len(_FILLERS)] + text.lower().rstrip(".!?")
 
 
-def training_set(extra_files: tuple[Path, ...] = ()) -> tuple[list[CorpusItem], np.ndarray]:
-    """The training and development corpora (and any extra files) and the probes, each followed by
-    its casual-typing variant when that differs, then the context windows; for each item the index
-    of its original (a variant or window shares its fold)."""
-    originals = [item for path in TRAINING_FILES + extra_files for item in load_corpus(path)] + probe_items()
+def corpus_files(extra_files: tuple[Path, ...] = (), left_out: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """The files a head trains on: corpus.TRAINING_FILES and the extra ones, less the left-out ones
+    (a fold head for scripts/crisis_sets_cv.py leaves out the blind sets it is scored on)."""
+    names = {Path(p).name for p in left_out}
+    return tuple(p for p in TRAINING_FILES + extra_files if p.name not in names)
+
+
+def training_set(extra_files: tuple[Path, ...] = (), left_out: tuple[Path, ...] = ()) -> tuple[list[CorpusItem], np.ndarray]:
+    """The training and development corpora (and any extra files, less any left out) and the probes,
+    each followed by its casual-typing variant when that differs, then the context windows; for each
+    item the index of its original (a variant or window shares its fold)."""
+    originals = [item for path in corpus_files(extra_files, left_out) for item in load_corpus(path)] + probe_items()
     items, origin = [], []
     for k, item in enumerate(originals):
         items.append(item)
@@ -255,13 +262,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add-training", type=Path, action="append", default=[], metavar="FILE",
                         help="also train on this corpus file (repeatable), e.g. a new round's items before they join "
                              "corpus.TRAINING_FILES; the model report lists it")
+    parser.add_argument("--leave-out", type=Path, action="append", default=[], metavar="FILE",
+                        help="do not train on this file of corpus.TRAINING_FILES (repeatable): a fold head for "
+                             "scripts/crisis_sets_cv.py, scored on the sets it left out")
     parser.add_argument("--out", type=Path, default=MODEL_FILE, help="where to write the head (default: the shipped file)")
     args = parser.parse_args(argv)
     if args.set_threshold is not None:
         return set_threshold(args.set_threshold)
     cfg = HeadTraining(epochs=args.epochs, real_text_weight=args.real_text_weight)
-    extra = tuple(args.add_training)
-    items, origin = training_set(extra)
+    extra, left_out = tuple(args.add_training), tuple(args.leave_out)
+    unknown = [p.name for p in left_out if p.name not in {f.name for f in TRAINING_FILES + extra}]
+    if unknown:
+        print(f"--leave-out: {unknown} are not training files; they are {[f.name for f in TRAINING_FILES]}", file=sys.stderr)
+        return 2
+    items, origin = training_set(extra, left_out)
     if not any(i.group == "client_turn" for i in items):
         print("note: no AnnoMI sessions found beside the project; training without real client turns")
     classes = sorted({class_of(i) for i in items})
@@ -290,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     model = fit(base, tokenizer, texts, y, classes, cfg)
     model.threshold = threshold
     model.report = {"cv_threshold": None if args.no_cv is not None else threshold,
-                    "trained_on": [path.name for path in TRAINING_FILES + extra] + ["probes.json"]
+                    "trained_on": [path.name for path in corpus_files(extra, left_out)] + ["probes.json"]
                     + (["AnnoMI client turns and everyday counsel-chat questions (even ids)"] if "client_turn" in classes else []), "items": len(items),
                     "cv_recall": None if p is None else round(float(recall), 4),
                     "cv_false_alarm": None if p is None else round(float(false_alarm), 4),

@@ -57,3 +57,16 @@ def test_real_text_weight_scales_only_the_client_turns():
     assert np.allclose(equal * np.bincount(y), len(y) / 3)  # each group carries the same total weight
     weighted = head.class_weights(y, classes, head.HeadTraining(real_text_weight=4.0))
     assert weighted[0] == pytest.approx(4 * equal[0]) and np.allclose(weighted[1:], equal[1:])
+
+
+def test_a_fold_head_leaves_its_sets_out_of_the_training_files(capsys):
+    head = importlib.import_module("train_crisis_head")
+    from therapeutic_moe.safety.corpus import CORPUS_DIR, TRAINING_FILES
+
+    extra = (CORPUS_DIR / "crisis_corpus_blind14.json",)
+    files = head.corpus_files(extra, (Path("crisis_corpus_blind6.json"), Path("crisis_corpus_blind7.json")))
+    names = [f.name for f in files]
+    assert "crisis_corpus_blind6.json" not in names and "crisis_corpus_blind7.json" not in names
+    assert len(files) == len(TRAINING_FILES) + 1 - 2 and names[-1] == "crisis_corpus_blind14.json"
+    assert head.run(["--check", "--leave-out", "crisis_corpus_blind15.json"]) == 2  # not a training file
+    assert "not training files" in capsys.readouterr().err
