@@ -33,7 +33,7 @@ TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices
 # of eight blind sets (docs/safety.md).
 TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_train_ordinary.json")
 # crisis_corpus_blind14.json was scored once and decided against a head; it has trained none yet.
-BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind15.json"  # the newest blind set, the one whose score counts
+BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind16.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
 GROUPS: dict[str, tuple[str | None, RiskLevel]] = {
