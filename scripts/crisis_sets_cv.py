@@ -27,7 +27,7 @@ import numpy as np
 from therapeutic_moe.safety.corpus import CORPUS_DIR, load_corpus
 from therapeutic_moe.safety.crisis_detector import CrisisDetector
 from therapeutic_moe.safety.layer import USER_TURNS_WINDOW
-from therapeutic_moe.safety.semantic import MODEL_FILE, CrisisModel, SemanticCrisisDetector, window_text
+from therapeutic_moe.safety.semantic import MODEL_FILE, CrisisModel, SemanticCrisisDetector, scored_texts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import ORDINARY_GROUPS, real_client_windows  # noqa: E402
@@ -39,11 +39,9 @@ def head_probabilities(detector: SemanticCrisisDetector, windows: list[list[str]
     """Per window, the crisis probability the layer would act on (as SemanticCrisisDetector.assess_turns)."""
     texts, owner = [], []
     for k, turns in enumerate(windows):
-        texts.append(turns[-1])
-        owner.append(k)
-        if len(turns) > 1:
-            texts.append(window_text(turns))
-            owner.append(k)
+        scored = scored_texts(turns)
+        texts += scored
+        owner += [k] * len(scored)
     p = np.zeros(len(windows))
     for o, score in zip(owner, detector.scores(texts)):
         p[o] = max(p[o], score.crisis_probability)
@@ -107,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     for head, sets in map(parse_fold, args.fold):
         candidate = SemanticCrisisDetector(CrisisModel.load(head))
         for path in sets:
-            rows += [{**r, "head": head.name} for r in set_rows(path, rules, {"baseline": baseline, "candidate": candidate})]
+            rows += set_rows(path, rules, {"baseline": baseline, "candidate": candidate})
             print(f"scored {path.name} with {args.baseline.name} and {head.name}", flush=True)
     report = {"sets": sorted({r["set"] for r in rows}),
               "thresholds": {str(t): {arm: rates(rows, arm, t) for arm in ("baseline", "candidate")} for t in THRESHOLDS}}

@@ -39,17 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     arms = json.loads(args.results.read_text(encoding="utf-8"))["arms"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     first = next(iter(arms.values()))
-    lines = [("shipped head (trained on none of the sets)", first["thresholds"], "baseline", first["audit"]["crisis_model.safetensors"])]
-    for key, arm in arms.items():
-        if key not in LABELS:  # the later arms have other baselines; the figure compares the eight-set folds
-            continue
-        audit = next(v for k, v in arm["audit"].items() if k != "crisis_model.safetensors")
-        lines.append((LABELS.get(key, key), arm["thresholds"], "candidate", audit))
-    for label, thresholds, which, audit in lines:
+    lines = [("shipped head (trained on none of the sets)", first["thresholds"], "baseline",
+              first["audit"]["crisis_model.safetensors"], True)]
+    for key, label in LABELS.items():  # the later arms have other baselines; the figure compares the eight-set folds
+        audit = next(v for k, v in arms[key]["audit"].items() if k != "crisis_model.safetensors")
+        lines.append((label, arms[key]["thresholds"], "candidate", audit, key == "d"))
+    for label, thresholds, which, audit, marked in lines:
         x, y, ts = curve(thresholds, which)
         left.plot(x, y, "o-", label=label)
         for xx, yy, t in zip(x, y, ts):
-            if t in MARKED and which == "baseline" or (t in MARKED and label.endswith("weight 4")):
+            if marked and t in MARKED:
                 left.annotate(t, (xx, yy), fontsize=7)
         right.plot(*flagged(audit), "o-", label=label)
     left.axhline(0.98, ls=":", c="gray")

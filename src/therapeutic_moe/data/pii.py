@@ -142,7 +142,8 @@ _AND_I = re.compile(r"\s+and (?:I|me)\b")
 _SPEECH_GOES_ON = re.compile(r"\s+(?:i|that|he|she|we|about|to)\b")
 # "Mysel- my group": a word cut off in a transcript, not a name
 _CUT_OFF = re.compile(r"-(?![\w])")
-_LOWER_SECOND_PART = re.compile(rf"-(?!(?:san|chan|kun|sama)\b)[{_LOWER}]{{2,6}}\b(?!-)")  # not an honorific
+_JAPANESE_HONORIFIC = r"(?:san|chan|kun|sama)"
+_LOWER_SECOND_PART = re.compile(rf"-(?!{_JAPANESE_HONORIFIC}\b)[{_LOWER}]{{2,6}}\b(?!-)")  # not an honorific
 # "my whānau is", "the thearapist said": after a determiner a word is a thing or a role, not a name
 _DETERMINER_END = re.compile(r"\b(?i:my|his|her|our|their|your|the|a|an|this|that|some)\s+$")
 
@@ -161,7 +162,7 @@ _PLACE_AFTER = re.compile(rf"(?:,\s*|\s+in\s+)([{_UPPER}][{_LOWER}]+(?:\s[{_UPPE
                           r"(?:\s\d{1,2}[A-Z]?\b)?")
 
 
-_HONORIFIC_AFTER = re.compile(r"(?:\s+(?:auntie|aunty|uncle|ji|bhai|didi|bhaiya|amma|appa)\b|-(?:san|chan|kun|sama|ji)\b)")
+_HONORIFIC_AFTER = re.compile(rf"(?:\s+(?:auntie|aunty|uncle|ji|bhai|didi|bhaiya|amma|appa)\b|-(?:{_JAPANESE_HONORIFIC}|ji)\b)")
 
 
 def _plain(word: str) -> str:

@@ -44,6 +44,13 @@ def window_text(user_texts) -> str:
     return TURN_SEPARATOR.join(list(user_texts)[-WINDOW_TURNS:])
 
 
+def scored_texts(user_texts) -> list[str]:
+    """What the detector scores for the latest user turn: the message alone and, with earlier
+    turns, their window too; the higher score counts."""
+    user_texts = list(user_texts)
+    return [user_texts[-1]] + ([window_text(user_texts)] if len(user_texts) > 1 else [])
+
+
 def embed_text(text: str) -> str:
     """What the encoder reads: the rules' normal form (chat spellings expanded, typos on key
     words fixed), so "kms" and "myslef" look like the words they stand for."""
@@ -154,8 +161,7 @@ class SemanticCrisisDetector:
         ``threshold``: the decision threshold (None: the one stored with the model)."""
         if not user_texts:
             return NO_CRISIS
-        texts = [user_texts[-1]] + ([window_text(user_texts)] if len(user_texts) > 1 else [])
-        scored = list(zip(self.scores(texts), ("semantic", "semantic.turns")))
+        scored = list(zip(self.scores(scored_texts(user_texts)), ("semantic", "semantic.turns")))
         best, how = max(scored, key=lambda pair: pair[0].crisis_probability)
         if best.crisis_probability < (self.model.threshold if threshold is None else threshold):
             return NO_CRISIS
