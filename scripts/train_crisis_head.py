@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=HeadTraining.epochs, help="passes over the training items")
     parser.add_argument("--real-text-weight", type=float, default=HeadTraining.real_text_weight,
                         help=HeadTraining.__dataclass_fields__["real_text_weight"].metadata["help"])
+    parser.add_argument("--seed", type=int, default=HeadTraining.seed, help=HeadTraining.__dataclass_fields__["seed"]
+                        .metadata["help"] + " Two seeds of one recipe show how much of a difference is the fit.")
     parser.add_argument("--encoder-dir", help="train on these encoder files (model.safetensors, possibly a float16 "
                         "copy, config.json, tokenizer.json) instead of the installed package, e.g. on a GPU machine")
     parser.add_argument("--no-cv", type=float, metavar="P",
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.set_threshold is not None:
         return set_threshold(args.set_threshold)
-    cfg = HeadTraining(epochs=args.epochs, real_text_weight=args.real_text_weight)
+    cfg = HeadTraining(epochs=args.epochs, real_text_weight=args.real_text_weight, seed=args.seed)
     extra, left_out = tuple(args.add_training), tuple(args.leave_out)
     unknown = [p.name for p in left_out if p.name not in {f.name for f in TRAINING_FILES + extra}]
     if unknown:
