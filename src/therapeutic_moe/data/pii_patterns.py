@@ -53,7 +53,10 @@ _UNIT = r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)\.?\s*#?\w+)?"
 _UK_POSTCODE = r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b"
 _CA_POSTCODE = r"\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"
 _EIRCODE = r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[AC-FHKNPRTV-Y\d]{4}\b"
-_CITY_STATE_ZIP = (r"(?:,\s+[A-Z][a-z'-]+(?:\s[A-Z][a-z'-]+)?)?(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+# the town after a street, in any Latin script ("Taupō"), with a four-digit postcode after it ("Taupō 3330")
+_TOWN_WORD = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿĀ-ſ'-]+"
+_CITY_STATE_ZIP = (rf"(?:,\s+{_TOWN_WORD}(?:\s{_TOWN_WORD})?(?:\s\d{{4}}(?![\w-]))?)?"
+                   r"(?:,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
                    rf"(?:,?\s+(?:{_UK_POSTCODE}|{_CA_POSTCODE}))?")
 # Street words that come BEFORE the name in many languages ("rue des Lilas 14", "Calle Mayor 12").
 _FOREIGN_STREET_FIRST = (r"(?:rue|bd|chemin|impasse|calle|avenida|av\.|carrer|plaza|paseo"
@@ -68,6 +71,8 @@ _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|
            r"|medicare|medicaid|tricare|health card|national insurance|ni|tin|ein|itin|sin|pps|ppsn|aadhaar"
            r"|green card|visa|alien|uscis|a-number"
            r"|chart|tracking)")
+# "Boise, ID 83706": the state Idaho and a ZIP after a town, not the cue "ID"
+_NOT_STATE_ZIP = r"(?!(?<=[a-z], )ID\s+\d{5}(?:-\d{4})?(?![\w-]))"
 _ID_PREFIX = r"(?:[A-Z]{2,5}[ -](?=\d))?"  # letters before an ID's digits: "HRX 5521-004", "PR 23-041187"
 _PLATE_CUE = r"(?:plates?|licen[cs]e plate|registration|reg|rego|tag)"  # "rego": Australian and NZ English
 _DEVICE_CUE = r"(?:imei|meid|serial|serial number|serial no|s/n|sn|device id|device identifier|mac address|udid|imsi)"
@@ -156,7 +161,7 @@ PATTERNS: dict[str, list[Pattern]] = {
     "id_number": [
         (re.compile(r"(?<![\w-])\d{3}[- ]\d{2}[- ]\d{4}(?![\w-])"), 0),  # SSN-like
         (re.compile(r"(?<![\w-])\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?![\w-])"), 0),  # card-like
-        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
+        (re.compile(rf"{_NOT_STATE_ZIP}(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}{_OF_WHAT}{_IS})"
                     rf"({_ID_PREFIX}(?=[\w-]*\d)[A-Za-z0-9][A-Za-z0-9-]{{2,}}"
                     r"(?:\s\d{3,}){0,3})"), 1),
         (re.compile(rf"(?i:\b(?:ssn|social security)\b{_NUMBER_WORDS}{_IS})(\d{{9}})\b"), 1),
@@ -180,7 +185,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b(?=[A-Z0-9]*\d[A-Z0-9]*\d)(?=(?:[A-Z0-9]*[A-Z]){2})[A-Z0-9]{6,20}\b"), 0),
         # the cue a few words before the number: "my MRN at the psych unit was 00482913",
         # "a report number, 23-118406", "the member ID, it's ..."
-        (re.compile(rf"(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}(?:\s+(?!is\b|was\b)[a-z]+){{0,5}}\s*"
+        (re.compile(rf"{_NOT_STATE_ZIP}(?i:\b{_ID_CUE}\b\.?{_NUMBER_WORDS}(?:\s+(?!is\b|was\b)[a-z]+){{0,5}}\s*"
                     r"(?:,\s*(?:it'?s|it’s|which is|that'?s)?|\s+(?:is|was|reads|says)|:)\s*)"
                     rf"({_ID_PREFIX}(?=[\w -]*\d{{4}})[A-Za-z0-9][A-Za-z0-9-]{{2,}}[A-Za-z0-9](?:\s\d{{2,}}){{0,3}})\b"), 1),
         (re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"), 0),  # UK National Insurance
@@ -214,7 +219,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\b(?:flat|apartment|apt|unit|suite)\.?\s*#?\d+[a-z]?\b,?\s*)(?:\d{{1,6}}[A-Za-z]?\s+"
                     rf"(?:(?:[A-Z0-9][\w'-]*\s+){{0,4}}{_STREET}|{_CAP}(?:\s+{_CAP}){{0,2}}){_CITY_STATE_ZIP})?"), 0),
         (re.compile(rf"(?i:\b{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di|dos|das)\s+)*"
-                    rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,?\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}})?(?:,?\s+{_CAP}(?:\s{_CAP})?)?"), 0),
+                    rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,?\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}}(?:-\d{{3}})?)?(?:,?\s+{_CAP}(?:\s{_CAP})?)?"), 0),
         (re.compile(rf"\b\d{{1,5}}[a-z]?,?\s+(?i:{_FOREIGN_STREET_FIRST})\s+(?:(?:de|del|la|le|les|des|du|da|do|di)\s+)*"
                     rf"{_CAP}(?:\s+{_CAP}){{0,2}}(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?:\b\d{{1,5}}[a-z]?\s+)?\b{_FOREIGN_STREET_SUFFIX}(?:\s+\d{{1,5}}[a-z]?)?(?:,\s*\d{{4,5}}\s+{_CAP})?"), 0),
@@ -222,9 +227,9 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b(?:RR|R\.R\.|Rural Route)\s?\d+(?:,?\s+(?:Box|Site)\s+\d+)?"), 0),
         (re.compile(rf"(?:\b[A-Z][a-z]+,?\s+)?\b(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)\s+{_CA_POSTCODE}"), 0),
         (re.compile(r"(?<![\w-])[A-Z]\d[A-Z]\s\d[A-Z]\d(?![\w-])"), 0),
-        (re.compile(r"(?i:\b(?:live|lives|living|moved|grew up)\s+(?:on|at)\s+)((?:[A-Z][a-z]+\s+){1,3}"
+        (re.compile(r"(?i:\b(?:live|lives|living|moved|grew up|house|flat|home|place|office|shop)\s+(?:on|at|off)\s+)((?:[A-Z][a-z]+\s+){1,3}"
                     r"(?:Street|Avenue|Road|Lane|Drive|Boulevard|Court|Terrace))\b"), 1),
-        (re.compile(r"(?i:\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode)\b(?:\s+(?:is|was))?\s*:?\s*)"
+        (re.compile(r"(?i:\b(?:zip|zip\s*code|postal\s*code|post\s*code|postcode)\b(?:\s+(?:is|was))?\s*[:,]?\s*)"
                     rf"(\d{{5}}(?:-\d{{4}})?|{_UK_POSTCODE}|{_CA_POSTCODE})"), 1),
         (re.compile(r"(?:\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?,\s+)?(?<![\w-])[A-Z]{2}\s+\d{5}(?:-\d{4})?(?![\w-])"), 0),  # (city,) state ZIP
         (re.compile(rf"(?<![\w-]){_UK_POSTCODE}"), 0),
@@ -254,6 +259,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(rf"(?i:\bul\.|\bal\.|\bos\.)\s+{_CAP}(?:\s+{_CAP}){{0,2}}\s+\d{{1,5}}(?:/\d{{1,4}})?[a-z]?"
                     rf"(?:,\s*\d{{2}}-\d{{3}}\s+{_CAP})?"), 0),
         (re.compile(rf"(?<![\w-])\d{{2}}-\d{{3}}\s+{_CAP}"), 0),
+        (re.compile(rf"(?<![\w-])\d{{4}}-\d{{3}}\s+{_CAP}"), 0),  # Portuguese postcode and town ("4050-262 Porto")
         (re.compile(r"(?:-\s*[A-Z]{2},?\s*)?(?<![\w-])\d{5}-\d{3}(?![\w-])"), 0),  # Brazilian CEP, after its state
         # Colombian addresses: "Calle 45 #12-30, Chapinero", "Carrera 7 No. 32-16"
         (re.compile(rf"\b(?:Calle|Carrera|Cra\.?|Cl\.?|Kr\.?|Transversal|Diagonal|Avenida|Av\.?)\s+\d+[A-Z]?(?:\s*Bis)?\s*"

@@ -1,0 +1,70 @@
+"""Faker's given names beside the scrubber's own lexicon, and the address forms found with them."""
+
+from __future__ import annotations
+
+import pytest
+
+from therapeutic_moe.data import PiiScrubber, pii, pii_lexicon
+from therapeutic_moe.data.pii_names import FIRST_NAMES
+
+pytest.importorskip("faker")
+
+
+def scrub(text: str) -> str:
+    return PiiScrubber().scrub(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Gretchen keeps calling me after midnight", "[NAME] keeps calling me after midnight"),
+    ("we argued again, Kirsten and me, about the rent", "we argued again, [NAME] and me, about the rent"),
+    ("Priscilla lent me her car for the interview", "[NAME] lent me her car for the interview"),
+    # a second capital after a prefix: the whole name, and the surname after it
+    ("my cousin LaToya Jennings drove me to the clinic", "my cousin [NAME] drove me to the clinic"),
+    ("DeAndre has not texted back since Friday", "[NAME] has not texted back since Friday"),
+])
+def test_given_names_outside_the_own_lexicon_are_found_without_a_cue(text, expected):
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "During Ramadan my sleep is all over the place.",
+    "Summer is always harder for me than winter.",
+    "Will it ever get easier? Hope so. May is a long month.",
+    "I walked down the lane and the holly was out.",
+    "Birds, trees, yada yada, the usual.",  # lower case: Faker's names never decide
+    "I watched YouTube and ate at McDonald's.",
+])
+def test_everyday_words_that_are_also_given_names_stay(text):
+    assert scrub(text) == text
+
+
+def test_the_lexicon_is_large_and_leaves_out_words_months_and_places():
+    names = pii_lexicon.more_given_names()
+    assert len(names) > 10_000 and not names & FIRST_NAMES
+    assert {"gretchen", "kirsten", "priscilla"} <= names
+    assert not {"will", "hope", "summer", "april", "june", "ramadan", "georgia", "dallas", "lane"} & names
+    assert pii_lexicon.is_more_given_name("gretchen", capitalised=True)
+    assert not pii_lexicon.is_more_given_name("gretchen", capitalised=False)
+
+
+def test_without_faker_the_own_lexicon_still_works(monkeypatch, caplog):
+    monkeypatch.setattr(pii_lexicon, "_faker_given_names", lambda: frozenset())
+    monkeypatch.setattr(pii_lexicon, "_filtered_names", lambda: frozenset())
+    assert not pii_lexicon.lexicon_available()
+    assert scrub("Maria said I was overreacting.") == "[NAME] said I was overreacting."
+    with caplog.at_level("WARNING"):
+        pii.make_scrubber(True, None)
+    assert "faker is not installed" in caplog.text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("our flat is 7 Harbour Street, Whakatāne 3120 and I hate it", "our flat is [ADDRESS] and I hate it"),
+    ("she wrote down 12 Cedar Ct, Pocatello, ID 83201 for the hearing", "she wrote down [ADDRESS] for the hearing"),
+    ("my student ID 4482913 is on the form", "my student ID [ID] is on the form"),
+    ("the zip code, 30310, is on every letter", "the zip code, [ADDRESS], is on every letter"),
+    ("we rent at Rua do Almada 40, 4050-036 Porto now", "we rent at [ADDRESS] now"),
+    ("she moved to 2780-123 Oeiras last spring", "she moved to [ADDRESS] last spring"),
+    ("grandpa's shop on Moi Avenue was where I felt safe", "grandpa's shop on [ADDRESS] was where I felt safe"),
+])
+def test_address_forms(text, expected):
+    assert scrub(text) == expected
