@@ -57,11 +57,20 @@ def embed_text(text: str) -> str:
     return normalize(text)
 
 
-def lora_encoder(base_model):
-    """The encoder wrapped with fresh PEFT LoRA deltas (LORA_SETTINGS)."""
+def lora_encoder(base_model, settings: dict = LORA_SETTINGS):
+    """The encoder wrapped with fresh PEFT LoRA deltas (LORA_SETTINGS, or a soup's wider rank)."""
     from peft import LoraConfig, get_peft_model
 
-    return get_peft_model(base_model, LoraConfig(**LORA_SETTINGS))
+    return get_peft_model(base_model, LoraConfig(**settings))
+
+
+def fits_lora_settings(settings: dict) -> bool:
+    """LORA_SETTINGS, or a soup of k such fits: rank 8k at the same scale (alpha / rank)."""
+    r, alpha = settings.get("r", 0), settings.get("lora_alpha", 0)
+    same_rest = {k: v for k, v in settings.items() if k not in ("r", "lora_alpha")} == {
+        k: v for k, v in LORA_SETTINGS.items() if k not in ("r", "lora_alpha")}
+    return (same_rest and r > 0 and r % LORA_SETTINGS["r"] == 0
+            and alpha * LORA_SETTINGS["r"] == LORA_SETTINGS["lora_alpha"] * r)
 
 
 @dataclass
@@ -74,6 +83,8 @@ class CrisisModel:
     head_bias: np.ndarray = field(metadata={"help": "[classes] head biases."})
     threshold: float = field(metadata={"help": "Crisis probability from which a message is a crisis."})
     report: dict = field(default_factory=dict, metadata={"help": "Training facts (items, cross-validated rates)."})
+    lora_settings: dict = field(default_factory=lambda: dict(LORA_SETTINGS),
+                                metadata={"help": "PEFT LoRA settings of the deltas (a soup has a wider rank)."})
 
     @property
     def crisis_mask(self) -> np.ndarray:
@@ -94,7 +105,7 @@ class CrisisModel:
         tensors["head.bias"] = torch.from_numpy(np.ascontiguousarray(self.head_bias, dtype=np.float32))
         meta = {"classes": json.dumps(list(self.classes)), "threshold": str(self.threshold),
                 "encoder_weights_sha256": WEIGHTS_SHA256,
-                "lora": json.dumps(LORA_SETTINGS), "report": json.dumps(self.report)}
+                "lora": json.dumps(self.lora_settings), "report": json.dumps(self.report)}
         save_file(tensors, str(path), metadata=meta)
 
     @classmethod
@@ -106,7 +117,8 @@ class CrisisModel:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        if meta.get("encoder_weights_sha256") != WEIGHTS_SHA256 or json.loads(meta.get("lora", "{}")) != LORA_SETTINGS:
+        settings = json.loads(meta.get("lora", "{}"))
+        if meta.get("encoder_weights_sha256") != WEIGHTS_SHA256 or not fits_lora_settings(settings):
             raise EncoderUnavailable(f"{Path(path).name} was trained for another encoder or LoRA setting; retrain it")
         classes = tuple(json.loads(meta["classes"]))
         unknown = [c for c in classes if c not in GROUPS]
@@ -114,7 +126,7 @@ class CrisisModel:
             raise EncoderUnavailable(f"{Path(path).name} has unknown classes {unknown}")
         lora = {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}
         return cls(classes, lora, tensors["head.weight"].numpy(), tensors["head.bias"].numpy(),
-                   float(meta["threshold"]), json.loads(meta.get("report", "{}")))
+                   float(meta["threshold"]), json.loads(meta.get("report", "{}")), settings)
 
     def merged_encoder(self, base=None, tokenizer=None) -> SentenceEncoder:
         """The pinned encoder (or the given base, which is consumed) with this model's LoRA
@@ -123,7 +135,7 @@ class CrisisModel:
 
         if base is None:
             base, tokenizer = load_base_encoder()
-        peft_model = lora_encoder(base)
+        peft_model = lora_encoder(base, self.lora_settings)
         result = set_peft_model_state_dict(peft_model, self.lora_state)
         if getattr(result, "unexpected_keys", None):
             raise EncoderUnavailable(f"{MODEL_FILE.name} does not fit the encoder: {result.unexpected_keys[:3]}")
