@@ -68,3 +68,18 @@ def test_without_faker_the_own_lexicon_still_works(monkeypatch, caplog):
 ])
 def test_address_forms(text, expected):
     assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("it has been a year since ingrid solberg died", "it has been a year since [NAME] died"),  # a lower-case surname
+    ("me and tobiah broke up in march", "me and [NAME] broke up in march"),
+    ("his tiktok is dreamyfoxlights and it worries me", "his tiktok is [URL] and it worries me"),
+])
+def test_lower_case_surnames_people_and_plain_handles(text, expected):
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", ["my insta is private now", "her snapchat is deactivated again",
+                                  "i miss anna so much"])
+def test_plain_words_after_a_platform_or_a_name_stay(text):
+    assert scrub(text).replace("[NAME]", "anna") == text

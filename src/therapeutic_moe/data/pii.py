@@ -64,7 +64,7 @@ _LOWER_TOKEN = re.compile(rf"(?<![\w@#/.-])[{_LOWER}]+(?:-[{_LOWER}]+)*(?![\w@#/
 # sentence going on about that person ("my son mateo got ...", "my partner aoife works ...").
 _AFTER_NAME = re.compile(r"^\s+(?:is|was|has|had|said|says|told|got|gets|came|comes|went|goes|works|worked|lives"
                          r"|lived|keeps|kept|texted|texts|called|calls|drove|helps|helped|wants|thinks|knows|loves"
-                         r"|left)\b")
+                         r"|left|broke|split|fought|argued|met|talked|dated|hung|used to)\b")
 _KIN = (r"mom|mother|mum|dad|father|sister|brother|son|daughter|wife|husband|partner|boyfriend|girlfriend"
         r"|friend|best friend|boss|aunt|uncle|cousin|grandmother|grandfather|grandma|grandpa|niece|nephew"
         r"|coworker|co-worker|colleague|roommate|ex|fianc[ée]e?|teacher|neighbou?r|kid|child|stepdad|stepmom"
@@ -342,8 +342,31 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
                                    and (_known_name(word) or unknown_ok or _foreign_word(word))):
             if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
                 continue  # "taylor swift's new album": a public figure in lower case
-            spans.append(tok.span())
+            spans.append((tok.start(), _lowercase_surname_end(text, tok.end())))
     return spans
+
+
+_NEXT_LOWER_WORD = re.compile(rf" ([{_LOWER}]{{4,}})(?![\w'’-])")
+
+
+def _lowercase_surname_end(text: str, end: int) -> int:
+    """"ingrid solberg died": a word no dictionary lists right after a lower-case name is its surname."""
+    nxt = _NEXT_LOWER_WORD.match(text, end)
+    if nxt is not None and _foreign_word(nxt.group(1)) and not is_typo_of_common_word(nxt.group(1), _LOWERCASE_TYPO_NEIGHBOUR_COUNT):
+        return nxt.end()
+    return end
+
+
+# "my tiktok is sadgirlkiwi": after a platform, a run-together lower-case word no dictionary lists is
+# the handle (handles with digits, dots or underscores are pii_patterns' job)
+_PLATFORM_IS = re.compile(r"(?i:\b(?:insta(?:gram)?|ig|snap(?:chat)?|tiktok|twitter|discord|telegram|kik|reddit|twitch"
+                          r"|threads|bluesky|tumblr|pinterest|youtube)(?:\s+(?:handle|name|account|user ?name|page))?"
+                          r"\s+(?:is|was|:)\s+)([a-z0-9]{6,30})(?![\w@.])")
+
+
+def _plain_handle_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span(1) for m in _PLATFORM_IS.finditer(text)
+            if not is_english_word(m.group(1)) and not is_typo_of_common_word(m.group(1))]
 
 
 def _looks_like_name(word: str) -> bool:
@@ -392,6 +415,8 @@ class PiiScrubber:
                 spans = [m.span(group) for pattern, group in PATTERNS[kind] for m in pattern.finditer(text)
                          if not (kind == "address" and m.group(group).lower() in NOT_SUB_STATE)]
                 spans = _drop_overlaps(spans)
+                if kind == "url":
+                    spans = _drop_overlaps(spans + _plain_handle_spans(text))
                 if kind == "address":
                     spans = _drop_overlaps(spans + _unlisted_place_spans(text))
                     spans = _merge_overlaps(text, [_with_place_after(text, span) for span in spans])
