@@ -2,7 +2,8 @@
 
 Regex and word-list heuristics, no model (docs/safety.md says why): each kind covers a family
 of HIPAA Safe Harbor identifiers (see pii_patterns.py), and person names come from a given-name
-lexicon plus cues, in any case, hyphenated or accented (see ``_name_spans``). It runs on turn
+lexicon (our own and Faker's, pii_lexicon.py) plus cues, in any case, hyphenated or accented (see
+``_name_spans``). It runs on turn
 content only, so speaker labels are never touched. Measured on planted and real text in
 docs/safety.md; treat it as a safety net, not a guarantee.
 """
