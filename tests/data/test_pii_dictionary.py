@@ -109,3 +109,10 @@ def test_make_scrubber_warns_when_the_dictionary_is_missing(monkeypatch, caplog)
     caplog.clear()
     pii.make_scrubber(True, ["email"])  # no names asked for: nothing to warn about
     assert caplog.text == ""
+
+
+def test_districts_that_geonames_lists_as_cities_are_not_big_cities():
+    """Kreuzberg (Berlin) and Brooklyn (New York) are parts of a city, not a city named in passing."""
+    assert not pii_dictionary.is_big_city("Kreuzberg") and not pii_dictionary.is_big_city("Brooklyn")
+    assert pii_dictionary.is_big_city("Oakland") and pii_dictionary.is_big_city("Berlin")
+    assert scrub("my cousin is still in Kreuzberg with his dad") == "my cousin is still in [ADDRESS] with his dad"

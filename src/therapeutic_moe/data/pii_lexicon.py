@@ -1,8 +1,9 @@
 """Given names of many countries, from Faker's person providers, beside the scrubber's own list.
 
 The scrubber's own lexicon (pii_names.py) holds about a thousand names; fresh planted sets kept
-missing names outside it with no cue ("Charlene drives a red civic", "it's Bea btw"). Faker (MIT
-licence, maintained, pure Python, in the default install) ships the given names of about eighty
+missing names outside it with no cue ("Gretchen keeps calling", "it's Priscilla btw"). Faker (MIT
+licence, maintained, pure Python, in the default install; requirements_moe.txt pins 40.54.0, the
+version measured in docs/safety.md) ships the given names of about eighty
 locales, from public name statistics: some 20,000 in the Latin alphabet. They are read offline from
 the installed package, once, on first use.
 
@@ -25,8 +26,6 @@ from therapeutic_moe.data.pii_names import (AMBIGUOUS_NAMES, COMMON_WORDS, FIRST
                                             NOT_PERSON_TERMS, PUBLIC_SINGLE_NAMES)
 from therapeutic_moe.data.pii_places import NOT_SUB_STATE
 
-# The version the names were measured with (docs/safety.md); pyproject.toml pins it.
-FAKER_VERSION = "40.54.0"
 # A capitalised Faker name the word list sees this often is as much a word as a name ("Lane",
 # "Holly", "Chase"): left to the scrubber's own lists and cues. "Charlene" is seen 192 times.
 _CAPITALISED_WORD_COUNT = 300
