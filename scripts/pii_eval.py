@@ -24,12 +24,13 @@ from therapeutic_moe.data.pii_planted import MARK, DEV, HELDOUT, SCRUBBER_KIND, 
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "therapeutic_moe" / "data"
 # Written apart from the scrubber, in this order; each scored once at first, and its misses were
-# read afterwards, so only the newest (pii_blind13) is still blind (docs/safety.md).
+# read afterwards, so only the newest (pii_blind14) is still blind (docs/safety.md).
 BLIND_FILES = (DATA_DIR / "pii_blind.json", DATA_DIR / "pii_blind2.json", DATA_DIR / "pii_blind3.json",
                DATA_DIR / "pii_blind4.json", DATA_DIR / "pii_blind5.json", DATA_DIR / "pii_blind6.json",
                DATA_DIR / "pii_blind7.json", DATA_DIR / "pii_blind8.json", DATA_DIR / "pii_blind9.json",
                DATA_DIR / "pii_blind10.json", DATA_DIR / "pii_blind11.json",
-               DATA_DIR / "pii_blind12.json", DATA_DIR / "pii_blind13.json")
+               DATA_DIR / "pii_blind12.json", DATA_DIR / "pii_blind13.json",
+               DATA_DIR / "pii_blind14.json")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import real_client_texts  # noqa: E402  (the same real texts as the crisis audit)
