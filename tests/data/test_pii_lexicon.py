@@ -83,3 +83,25 @@ def test_lower_case_surnames_people_and_plain_handles(text, expected):
                                   "i miss anna so much"])
 def test_plain_words_after_a_platform_or_a_name_stay(text):
     assert scrub(text).replace("[NAME]", "anna") == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("GRETCHEN WOJCIECHOWSKA IS NOT ALLOWED AT THE SCHOOL", "[NAME] IS NOT ALLOWED AT THE SCHOOL"),
+    ("the nurse, ms. abernathy-quill, was kind to me", "the nurse, ms. [NAME], was kind to me"),
+    ("Odalys. that was her name. she held my hand", "[NAME]. that was her name. she held my hand"),
+    ("my sister rents a room in Gangnam-gu now", "my sister rents a room in [ADDRESS] now"),
+    ("he moved back to Tamale after the funeral", "he moved back to [ADDRESS] after the funeral"),
+    ("grandad lives alone in Drumcondra since mum died", "grandad lives alone in [ADDRESS] since mum died"),
+    ("our wedding was on 3. Oktober, I still count the days", "our wedding was on [DOB], I still count the days"),
+    ("his inmate number was B8812-QX", "his inmate number was [ID]"),
+    ("the car was 45-RTX-2 and it followed me", "the car was [ID] and it followed me"),
+    ("now he messages me as dark.moth_07 on tiktok", "now he messages me as [URL] on tiktok"),
+])
+def test_forms_from_the_fifteenth_set(text, expected):
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", ["I HAVE ADHD AND PTSD AND THE NHS WONT HELP", "I GOT A DUI LAST YEAR",
+                                  "WILL I EVER FEEL BETTER", "ask mr. nobody", "on 3. place in the race"])
+def test_capitals_acronyms_and_titles_before_words_stay(text):
+    assert scrub(text) == text

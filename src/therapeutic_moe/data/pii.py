@@ -166,6 +166,8 @@ _PLACE_AFTER = re.compile(rf"(?:,\s*|\s+in\s+)([{_UPPER}][{_LOWER}]+(?:\s[{_UPPE
                           r"(?:\s\d{1,2}[A-Z]?\b)?")
 
 
+# "Tamsin. that's her name.", "Okoro, that was his name": the sentence after says the word is a name
+_NAME_SAID_AFTER = re.compile(r"[.,:;!]?\s*(?i:that'?s|that’s|that is|that was|thats)\s+(?i:his|her|their|my|your|the)\s+(?:\w+\s+)?name\b")
 _HONORIFIC_AFTER = re.compile(rf"(?:\s+(?:auntie|aunty|uncle|ji|bhai|didi|bhaiya|amma|appa)\b|-(?:{_JAPANESE_HONORIFIC}|ji)\b)")
 
 
@@ -206,6 +208,7 @@ def _capitalised_spans(text: str) -> list[tuple[int, int]]:
             or (_is_name_word(word) and lower not in AMBIGUOUS_NAMES and _VOCATIVE_END.search(before) is not None
                 and after[:1] in (".", "?", "!") and after[1:2] in ("", " ", "\n"))
             or _doubled_nickname(text, tok.end(), word)
+            or (_is_name_word(word) and lower not in COMMON_WORDS and _NAME_SAID_AFTER.match(text, tok.end()) is not None)
             or (_is_name_word(word) and lower not in COMMON_WORDS and not lower.endswith("ly")
                 and _APPOSITIVE_KIN.match(text, tok.end()) is not None)
             or (_foreign_word(word) and not _CUT_OFF.match(text, tok.end())
@@ -327,8 +330,8 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
         cued = _LOWER_CUE.search(text[max(0, tok.start() - 40):tok.start()]) is not None
         known = _known_name(word) and word not in AMBIGUOUS_NAMES and word not in LOWERCASE_WORDS
         before = text[max(0, tok.start() - 12):tok.start()]
-        unknown_ok = _looks_like_name(word) and (_AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None
-                                                 or _TITLE_END.search(before) is not None)
+        titled = _TITLE_END.search(before) is not None
+        unknown_ok = _looks_like_name(word) and (_AFTER_NAME.match(text[tok.end():tok.end() + 12]) is not None or titled)
         after = text[tok.end():tok.end() + 40]
         # "kavitha keeps texting", "told bill i needed space": a person by what the sentence says of them
         person_context = _AFTER_NAME.match(after) is not None or _PERSON_VERB_BEFORE.search(before) is not None
@@ -339,7 +342,9 @@ def _lowercase_spans(text: str) -> list[tuple[int, int]]:
                       or (word in AMBIGUOUS_NAMES and (human_after
                                                        or (_PERSON_VERB_BEFORE.search(before) is not None
                                                            and _SPEECH_GOES_ON.match(after) is not None))))
-        if known or by_context or (cued and word not in AMBIGUOUS_NAMES
+        # "mr. delgado-reyes": after a title, a word no dictionary lists, whatever its ending
+        by_title = titled and not is_english_word(word)
+        if known or by_context or by_title or (cued and word not in AMBIGUOUS_NAMES
                                    and (_known_name(word) or unknown_ok or _foreign_word(word))):
             if _plain(text[tok.start():tok.end() + 40]).startswith(_PUBLIC_FIRST_WORDS.get(word, ())):
                 continue  # "taylor swift's new album": a public figure in lower case
@@ -376,11 +381,31 @@ def _looks_like_name(word: str) -> bool:
     return not re.search(r"(?:ing|ed|ly|ness|ment|ful|less|ous|ive|able|ible|er|est|s)$", word)
 
 
+_CAPS_TOKEN = re.compile(rf"(?<![\w'’-])[{_UPPER}]{{4,}}(?:['’-][{_UPPER}]{{2,}})?(?![\w'’-])")
+
+
+def _all_caps_spans(text: str) -> list[tuple[int, int]]:
+    """"ANDREW KOWALCZYK IS MY FATHER": a known given name in capitals, and a surname in capitals no
+    dictionary lists after it. Acronyms ("ADHD", "NHS") are no given names."""
+    spans = []
+    tokens = list(_CAPS_TOKEN.finditer(text))
+    for i, tok in enumerate(tokens):
+        lower = tok.group().lower()
+        if not _known_name(tok.group().capitalize()) or lower in AMBIGUOUS_NAMES or lower in COMMON_WORDS or lower in NOT_NAMES:
+            continue
+        end = tok.end()
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and text[end:nxt.start()] == " " and not is_english_word(nxt.group()):
+            end = nxt.end()
+        spans.append((tok.start(), end))
+    return spans
+
+
 def _name_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of likely person names, in any case."""
     spans = _capitalised_spans(text)
     taken = [range(s, e) for s, e in spans]
-    for start, end in _lowercase_spans(text):
+    for start, end in _all_caps_spans(text) + _lowercase_spans(text):
         if not any(start in r for r in taken):
             spans.append((start, end))
     return sorted(set(spans))
@@ -458,6 +483,7 @@ _ADDRESS_TAIL = re.compile(rf"(?:,\s*\d{{1,2}}\s?[ºª°]\s*(?:izquierda|izda|iz
                            # "Kilmacud Road Upper", "Bedok North Ave 2, #09-117", ", Co. Dublin", ", 7925",
                            # ", Singapore 460412": parts that only ever follow an address
                            r"|\s+(?:Upper|Lower)\b|\s+\d{1,3}(?=,)|,\s*#\d{1,3}-\d{1,4}\b"
+                           r"|-(?:gu|dong|si|gun|eup|myeon|ri|ku|shi|cho|machi|mura)\b"  # "Mapo-gu", "Setagaya-ku"
                            rf"|,\s*Co\.\s+[{_UPPER}][{_LOWER}]+|,\s*\d{{4,6}}\b(?![.,:]\d)"
                            rf"|,\s*[{_UPPER}][{_LOWER}]+(?:\s[{_UPPER}][{_LOWER}]+)?\s+\d{{4,6}}\b)")
 # "No. 5 Okigwe Road", "Plot 22 ...": a house-number word before the number belongs to the address

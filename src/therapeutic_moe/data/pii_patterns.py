@@ -35,6 +35,9 @@ _FOREIGN_MONTH = rf"(?i:{_FOREIGN_MONTHS}|{_MONTHS})\b"
 # after the day, "de" or a year must follow so that "3 mars bars" stays: "5. Mai 1960", "3 de março"
 FOREIGN_DATE = (rf"(?<![\w/.-])(?:[0-2]?\d|3[01])(?:\.|º|er)?\s+(?:(?i:de)\s+{_FOREIGN_MONTH}(?:\s+(?i:de\s+)?\d{{4}})?"
                 rf"|{_FOREIGN_MONTH}\s+(?i:de\s+)?\d{{4}})(?![\w-])")
+# German dates need no year: the dot after the day and the capitalised month tell them ("am 22. August")
+GERMAN_DATE = (r"(?<![\w/.-])(?:[0-2]?\d|3[01])\.\s+(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September"
+               r"|Oktober|November|Dezember)\b")
 _MONTH_I = rf"(?i:{_MONTHS})\b\.?"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
@@ -70,7 +73,7 @@ _ID_CUE = (r"(?:id|identification|account|acct|member|policy|patient|record|mrn|
            r"|beneficiary|prescription|rx|confirmation|ticket|booking|routing|iban"
            r"|medicare|medicaid|tricare|health card|national insurance|ni|tin|ein|itin|sin|pps|ppsn|aadhaar"
            r"|green card|visa|alien|uscis|a-number"
-           r"|chart|tracking)")
+           r"|chart|tracking|prisoner|inmate|offender|parole|probation|booking)")
 # "Boise, ID 83706": the state Idaho and a ZIP after a town, not the cue "ID"
 _NOT_STATE_ZIP = r"(?!(?<=[a-z], )ID\s+\d{5}(?:-\d{4})?(?![\w-]))"
 _ID_PREFIX = r"(?:[A-Z]{2,5}[ -](?=\d))?"  # letters before an ID's digits: "HRX 5521-004", "PR 23-041187"
@@ -136,6 +139,9 @@ PATTERNS: dict[str, list[Pattern]] = {
                     r"(?:is|:|-|i'm|i’m|i am|as|add me|find me|follow me)?\s*(?:(?:me|it)\s+)?)"
                     r"(?!(?i:is|and|but|or|the|me|it|a|an|so|too|account)\b)"
                     r"((?=[\w.]*(?:\d|_|\.\w))[A-Za-z0-9_][\w.]{2,29}[A-Za-z0-9_])"), 1),
+        # "the latest is lil.shadow.9921 on insta": the handle before its platform
+        (re.compile(r"(?<![\w@.])((?=[\w.]*(?:\d|_|\.\w))[A-Za-z0-9_][\w.]{2,29}[A-Za-z0-9_])(?=\s+on\s+(?i:insta(?:gram)?|ig"
+                    r"|tiktok|snap(?:chat)?|twitter|discord|reddit|twitch|telegram|threads|bluesky)\b)"), 1),
     ],
     "date_of_birth": [
         (re.compile(rf"(?i:\bborn(?:\s+on)?|\bdate\s+of\s+birth|\bd\.?o\.?b\.?|\bbirth\s*date|\bbirthday"
@@ -151,6 +157,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+the\s+\d{1,2}(?:st|nd|rd|th)\b"), 0),
         (re.compile(rf"(?:{_SPELLED_DATE})(?:,?\s+(?:\d{{4}}\b|{SPELLED_YEAR}))?"), 0),  # a date in words, with its year
         (re.compile(FOREIGN_DATE), 0),
+        (re.compile(GERMAN_DATE), 0),
         (re.compile(rf"\b{_WEEKDAY}\.?,?\s+{_MONTH_DAY}(?![\w/-]|\.\d)"), 0),
         (re.compile(r"(?i:\b(?:on|since|until|till|by|before|after)\s+)(the\s+\d{1,2}(?:st|nd|rd|th))\b"
                     r"(?!\s+(?:floor|time|try|attempt|day|week|month|year|grade|place|round|step|session|go|row|hole"
@@ -173,6 +180,7 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b"), 0),
         (re.compile(r"\b[A-Z]{2}[ -]\d{3}[ -][A-Z]{2}\b"), 0),
         (re.compile(r"\b[A-Z]{3}-\d{3,4}\b"), 0),  # "MGT-4471": US and Canadian plates
+        (re.compile(r"(?<![\w-])(?:\d{1,3}-[A-Z]{2,3}-\d{1,3}|[A-Z]{1,3}-\d{2,3}-[A-Z]{1,3})(?![\w-])"), 0),  # Dutch plates
         # Canadian SIN and other 3-3-3 numbers, with a letter prefix when there is one ("XGH 448 192 007");
         # after an international prefix ("+61 412 555 093") the digits are the phone's
         (re.compile(r"(?:\b[A-Z]{2,4} )?(?<![\w+-])(?<!\+\d )(?<!\+\d\d )(?<!\+\d\d\d )\d{3} \d{3} \d{3}(?![\w-]| \d)"), 0),
@@ -238,8 +246,10 @@ PATTERNS: dict[str, list[Pattern]] = {
         (re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s(?:County|Parish|Borough)\b"), 0),
         # where someone lives: "we moved to Leeds", "my brother still lives in Surulere", "my roommate in Koramangala"
         (re.compile(r"(?i:\b(?:(?:i|we|they|he|she)\s+(?:live|lived|living|moved|grew up|stay|am staying|was raised)"
-                    r"(?:\s+(?:here|there))?\s+(?:in|to)"
-                    r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)\s+in"
+                    r"(?:\s+(?:here|there|back|home|alone|together))?\s+(?:in|to)"
+                    r"|(?:(?:has|had|have|already)\s+)?moved\s+(?:back|home)\s+to"
+                    r"|(?:still\s+)?(?:lives|lived|living|roommates?|flatmates?|housemates?|neighbou?rs?)"
+                    r"(?:\s+(?:alone|together|nearby|now|still|on her own|on his own|by (?:her|him)self))?\s+in"
                     r"|(?:born|raised|brought up)(?:\s+(?:me|us|him|her|them))?(?:\s+\S+){0,2}?\s+in)\s+)"
                     r"([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b(?!\s+(?:County|Parish|Borough))"), 1),
         (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\s+\d{4}\b"), 0),
