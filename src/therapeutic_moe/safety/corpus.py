@@ -36,7 +36,7 @@ TRAINING_FILES = (TRAIN_FILE, DEV_FILE, CORPUS_DIR / "crisis_corpus_train_voices
 TRIED_NOT_USED_FILES = (CORPUS_DIR / "crisis_corpus_train_voices3.json", CORPUS_DIR / "crisis_corpus_train_ordinary.json",
                         CORPUS_DIR / "crisis_corpus_train_senses.json")
 # crisis_corpus_blind14.json to crisis_corpus_blind17.json were scored once and decided between heads;
-# the thirteenth round's candidate trains on them (docs/safety.md).
+# the fourteenth to sixteenth trained the thirteenth round's candidate, which was not shipped (docs/safety.md).
 BLIND_FILE = CORPUS_DIR / "crisis_corpus_blind18.json"  # the newest blind set, the one whose score counts
 
 # group -> (category when the group is a crisis, else None; level a detection reports)
